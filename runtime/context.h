@@ -1,0 +1,106 @@
+// A vkattn context: one Vulkan device, its queue, memory pools, pipelines and
+// command stream. Everything an op needs goes through this object.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "memory.h"
+#include "pipelines.h"
+#include "stream.h"
+#include "vk.h"
+
+namespace vkattn {
+
+struct CoopMatShape {
+    uint32_t m, n, k;
+    VkComponentTypeNV a, b, c, result;
+};
+
+// The capability record kernels choose variants from.
+struct Caps {
+    vkattn_device_info info{};
+    VkPhysicalDeviceProperties props{};
+    VkPhysicalDeviceMemoryProperties mem{};
+    uint32_t compute_queue_family = 0;
+    bool subgroup_arithmetic = false, subgroup_clustered = false, subgroup_shuffle = false;
+    bool subgroup_size_control = false;  // can require a size per pipeline
+    std::vector<CoopMatShape> nv_coopmat;  // VK_NV_cooperative_matrix shapes
+    uint64_t max_buffer_range = 0;  // effective: min(device, option)
+};
+
+// Query a physical device's capabilities into `caps` (no logical device needed).
+void query_caps(VkPhysicalDevice pd, uint32_t index, Caps *caps);
+// Load the Vulkan loader through volk (once per process): NO_VULKAN if absent.
+Status load_vulkan();
+// True if the option or VKATTN_VALIDATION asks for the validation layer.
+bool validation_requested(bool option);
+// A new instance (with the validation layer and a messenger that counts
+// errors when asked). The caller destroys it.
+Status create_instance(bool validation, VkInstance *out, VkDebugUtilsMessengerEXT *messenger);
+// Vulkan 1.2+ physical devices in enumeration order (vkattn's device indices).
+Status list_physical_devices(VkInstance inst, std::vector<VkPhysicalDevice> *out);
+// Capabilities of every device, through a temporary instance.
+Status enumerate_devices(std::vector<Caps> *out);
+extern std::atomic<uint64_t> g_validation_errors;
+
+struct CallInfo {
+    std::string path, variant;
+    uint32_t dispatches = 0, submits = 0;
+    double gpu_ms = -1;
+};
+
+class Context {
+public:
+    static Status create(const vkattn_context_options &options, std::unique_ptr<Context> *out);
+    ~Context();
+    Context(const Context &) = delete;
+    Context &operator=(const Context &) = delete;
+
+    VkDevice device() const { return device_; }
+    VkPhysicalDevice physical() const { return physical_; }
+    VkQueue queue() const { return queue_; }
+    const Caps &caps() const { return caps_; }
+    MemoryManager &memory() { return *memory_; }
+    Pipelines &pipelines() { return *pipelines_; }
+    // Two streams on the one queue: ops ping-pong between them so that host
+    // work for one chunk overlaps the GPU work of the other.
+    CommandStream &stream(int i = 0) { return *streams_[i & 1]; }
+    bool host_import_allowed() const { return host_import_; }
+    uint64_t next_submit_serial() { return ++submit_serial_; }
+
+    std::recursive_mutex mutex;  // taken by every ABI call on this context
+    std::set<struct vkattn_tensor_s *> tensors;  // alive, freed at destruction
+    CallInfo last_call;
+
+private:
+    Context() = default;
+    Status init(const vkattn_context_options &options);
+
+    VkInstance instance_ = VK_NULL_HANDLE;
+    VkPhysicalDevice physical_ = VK_NULL_HANDLE;
+    VkDevice device_ = VK_NULL_HANDLE;
+    VkQueue queue_ = VK_NULL_HANDLE;
+    Caps caps_;
+    bool host_import_ = true;
+    uint64_t submit_serial_ = 0;
+    std::unique_ptr<MemoryManager> memory_;
+    std::unique_ptr<Pipelines> pipelines_;
+    std::unique_ptr<CommandStream> streams_[2];
+    VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
+};
+
+// Parse "123", "64K", "512M", "2G" (binary units). Returns false if malformed.
+bool parse_bytes(const char *text, uint64_t *out);
+
+}  // namespace vkattn
+
+// The object behind a vkattn_context handle.
+struct vkattn_context_s {
+    std::unique_ptr<vkattn::Context> ctx;
+};
