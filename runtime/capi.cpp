@@ -402,4 +402,19 @@ VKATTN_API vkattn_status vkattn_context_last_call(vkattn_context c, vkattn_call_
     });
 }
 
+VKATTN_API vkattn_status vkattn_context_last_dispatch_times(vkattn_context c, double *ms, uint32_t capacity,
+                                                           uint32_t *count) {
+    return guarded([&]() -> Status {
+        if (!count) return Error(VKATTN_ERROR_NULL_POINTER, "count is NULL");
+        *count = 0;
+        VKA_RETURN_IF_ERROR(check_context(c));
+        if (capacity && !ms) return Error(VKATTN_ERROR_NULL_POINTER, "ms is NULL with capacity = ", capacity);
+        std::lock_guard<std::recursive_mutex> l(c->ctx->mutex);
+        const auto &v = c->ctx->last_call.dispatch_ms;
+        for (size_t i = 0; i < v.size() && i < capacity; i++) ms[i] = v[i];
+        *count = static_cast<uint32_t>(v.size());
+        return Status::Ok();
+    });
+}
+
 }  // extern "C"

@@ -53,6 +53,7 @@ struct CallInfo {
     std::string path, variant;
     uint32_t dispatches = 0, submits = 0;
     double gpu_ms = -1;
+    std::vector<double> dispatch_ms;  // per dispatch (stream timestamps)
 };
 
 class Context {

@@ -44,11 +44,16 @@ Status CommandStream::init() {
     if (ctx_.caps().info.timestamps) {
         VkQueryPoolCreateInfo qci{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
         qci.queryType = VK_QUERY_TYPE_TIMESTAMP;
-        qci.queryCount = query_capacity_ = 2;
+        qci.queryCount = query_capacity_ = 64;
         VKA_VK(vkCreateQueryPool(dev, &qci, nullptr, &queries_));
     }
     return Status::Ok();
 }
+
+// Timestamps: one before the first dispatch, one after each. A recording with
+// more dispatches than the pool holds stops timing individual dispatches
+// beyond it but keeps the total (the last query is rewritten at submit).
+
 
 Status CommandStream::wait() {
     if (!pending_) return Status::Ok();
@@ -57,11 +62,16 @@ Status CommandStream::wait() {
     pending_ = false;
     VKA_VK(vkResetFences(ctx_.device(), 1, &fence_));
     last_gpu_ms_ = -1;
-    if (queries_ && queries_used_ == 2) {
-        uint64_t t[2] = {0, 0};
-        if (vkGetQueryPoolResults(ctx_.device(), queries_, 0, 2, sizeof t, t, sizeof(uint64_t),
-                                  VK_QUERY_RESULT_64_BIT) == VK_SUCCESS && t[1] >= t[0])
-            last_gpu_ms_ = static_cast<double>(t[1] - t[0]) * ctx_.caps().info.timestamp_period_ns * 1e-6;
+    last_dispatch_ms_.clear();
+    if (queries_ && queries_used_ >= 2) {
+        std::vector<uint64_t> t(queries_used_);
+        if (vkGetQueryPoolResults(ctx_.device(), queries_, 0, queries_used_, t.size() * 8, t.data(), sizeof(uint64_t),
+                                  VK_QUERY_RESULT_64_BIT) == VK_SUCCESS) {
+            const double ns = ctx_.caps().info.timestamp_period_ns * 1e-6;
+            if (t.back() >= t.front()) last_gpu_ms_ = static_cast<double>(t.back() - t.front()) * ns;
+            for (size_t i = 1; i < t.size(); i++)
+                last_dispatch_ms_.push_back(t[i] >= t[i - 1] ? static_cast<double>(t[i] - t[i - 1]) * ns : 0.0);
+        }
     }
     return Status::Ok();
 }
@@ -201,6 +211,8 @@ Status CommandStream::dispatch(const Pipeline &p, const std::vector<Binding> &bi
     if (push_size) vkCmdPushConstants(cmd_, p.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, push_size, push);
     vkCmdDispatch(cmd_, gx, gy, gz);
     dispatches_++;
+    if (queries_ && queries_used_ < query_capacity_ - 1)  // the last slot is kept for submit()
+        vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queries_, queries_used_++);
     return Status::Ok();
 }
 
@@ -233,9 +245,8 @@ Status CommandStream::fill(Buffer *dst, uint64_t offset, uint64_t size, uint32_t
 
 Status CommandStream::submit(bool wait_now) {
     if (!recording_) return Error(VKATTN_ERROR_INTERNAL, "submit() without begin()");
-    if (queries_ && queries_used_ == 1) {
-        vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queries_, 1);
-        queries_used_ = 2;
+    if (queries_ && queries_used_ == query_capacity_ - 1) {  // more dispatches than slots: close the total
+        vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queries_, queries_used_++);
     }
     // Make device writes visible to the host (downloads read mapped memory).
     full_barrier(VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);

@@ -56,6 +56,10 @@ public:
     // GPU time of the dispatches of the last completed submission (ms), or
     // -1 without timestamp support.
     double last_gpu_ms() const { return last_gpu_ms_; }
+    // GPU time of each dispatch of the last completed submission, in order
+    // (from the end of the previous dispatch to the end of this one; empty
+    // without timestamp support).
+    const std::vector<double> &last_dispatch_ms() const { return last_dispatch_ms_; }
     uint32_t dispatch_count() const { return dispatches_; }
 
 private:
@@ -77,6 +81,7 @@ private:
     bool recording_ = false, pending_ = false, need_barrier_ = false;
     uint32_t dispatches_ = 0;
     double last_gpu_ms_ = -1;
+    std::vector<double> last_dispatch_ms_;
 };
 
 }  // namespace vkattn

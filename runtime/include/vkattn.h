@@ -420,6 +420,14 @@ typedef struct vkattn_call_info {
 /* What the last op call on this context did (attention, ...). */
 VKATTN_API vkattn_status vkattn_context_last_call(vkattn_context ctx, vkattn_call_info *info);
 
+/* GPU time of each dispatch of the last op call, in recording order, in
+ * milliseconds (from the end of the previous dispatch to the end of this
+ * one). Writes min(count, capacity) values to `ms` (caller owned; may be NULL
+ * when capacity is 0) and the number available to *count. *count is 0
+ * without timestamp support. */
+VKATTN_API vkattn_status vkattn_context_last_dispatch_times(vkattn_context ctx, double *ms, uint32_t capacity,
+                                                           uint32_t *count);
+
 #ifdef __cplusplus
 }
 #endif
