@@ -1,0 +1,278 @@
+"""The attention override ComfyUI calls for every attention of a patched model.
+
+ComfyUI (comfy/ldm/modules/attention.py, wrap_attn) calls
+    override(func, q, k, v, heads, mask=None, attn_precision=None,
+             skip_reshape=False, skip_output_reshape=False, **kwargs)
+where func is the attention function that would have run and kwargs carry
+transformer_options, ComfyUI's own _inside_attn_wrapper marker and, in newer
+versions, more (scale, enable_gqa, low_precision_attention, ...). Layouts:
+    skip_reshape=False: q (B, Nq, H*D), k/v (B, Nk, H*D)
+    skip_reshape=True:  q (B, H, Nq, D), k/v (B, Hkv, Nk, D)
+    output (B, Nq, H*Dv), or (B, H, Nq, Dv) with skip_output_reshape=True
+Masks (bool: True = keep, or additive float) follow ComfyUI's reading:
+2-D (Nq, Nk), 3-D (B, Nq, Nk), 4-D (B, H, Nq, Nk), each dim 1 or full.
+
+Every layout is expressed as strides of a vkattn view: no transpose copy on
+the way in or out. Whatever vkattn cannot serve goes to func (or to an
+override that was set before this one) with the arguments unchanged.
+"""
+
+import logging
+import sys
+
+from . import _vk
+
+logger = logging.getLogger("vkattn.comfyui")
+
+BACKENDS = ("auto", "flash", "taylor")
+
+# Calls whose vkattn operands (q, k, v, out, mask) are at least this large
+# first ask ComfyUI to make room on its device (see _ask_comfy_for_room).
+FREE_MEMORY_MIN_BYTES = 256 << 20
+
+
+class _Unserved(Exception):
+    """Internal: this call goes to the original function, for `reason`."""
+
+    def __init__(self, reason, detail=""):
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+
+
+_comfy_mm = None
+_comfy_mm_tried = False
+
+
+def _comfy_model_management():
+    """comfy.model_management when running inside ComfyUI, else None (imported lazily)."""
+    global _comfy_mm, _comfy_mm_tried
+    if not _comfy_mm_tried:
+        _comfy_mm_tried = True
+        try:
+            import comfy.model_management as mm
+            _comfy_mm = mm
+        except Exception:
+            _comfy_mm = None
+    return _comfy_mm
+
+
+def _shares_host_memory(ctx):
+    """True when the Vulkan device's memory is system RAM (integrated GPU, CPU)."""
+    try:
+        lib = _vk.module()._lib
+        return ctx.device_info()["device_type"] in (lib.VKATTN_DEVICE_INTEGRATED_GPU, lib.VKATTN_DEVICE_CPU)
+    except Exception:
+        return False
+
+
+def _ask_comfy_for_room(nbytes, ctx):
+    """ComfyUI does not see Vulkan allocations: before a large call, ask it to
+    offload models (comfy.model_management.free_memory) from the memory vkattn
+    is about to use: ComfyUI's torch device when that is a GPU, or host RAM
+    (torch on the CPU) when the Vulkan device is integrated and takes its
+    memory from RAM. A discrete Vulkan GPU beside a CPU torch needs nothing."""
+    if nbytes < FREE_MEMORY_MIN_BYTES:
+        return False
+    mm = _comfy_model_management()
+    if mm is None:
+        return False
+    try:
+        dev = mm.get_torch_device()
+        if getattr(dev, "type", "cpu") == "cpu" and not _shares_host_memory(ctx):
+            return False
+        mm.free_memory(nbytes, dev)
+        return True
+    except Exception as e:  # advisory only
+        logger.debug("comfy.model_management.free_memory failed: %s", e)
+        return False
+
+
+def _torch_dtype_ok(torch, t):
+    return t.dtype in (torch.float32, torch.float16, torch.bfloat16)
+
+
+def mask_view(vk_host, mask, B, H, Nq, Nk):
+    """(Host, shape, strides, kind) of a ComfyUI mask as a broadcast [B, H, Nq, Nk] view."""
+    torch = sys.modules["torch"]
+    lib = _vk.module()._lib
+    if mask.ndim == 2:
+        m = mask[None, None]
+    elif mask.ndim == 3:
+        m = mask[:, None]
+    elif mask.ndim == 4:
+        m = mask
+    else:
+        raise _Unserved("mask rank", "mask of rank %d" % mask.ndim)
+    full = (B, H, Nq, Nk)
+    for n, f in zip(m.shape, full):
+        if n != 1 and n != f:
+            raise _Unserved("mask shape", "mask %s does not broadcast to %s" % (list(mask.shape), list(full)))
+    if m.dtype == torch.bool:
+        kind = lib.VKATTN_MASK_BOOL
+    elif m.dtype in (torch.float32, torch.float16):
+        kind = lib.VKATTN_MASK_ADDITIVE
+    elif m.dtype.is_floating_point:
+        m = m.float()
+        kind = lib.VKATTN_MASK_ADDITIVE
+    else:
+        raise _Unserved("mask dtype", "mask dtype %s" % m.dtype)
+    h = vk_host.to_host(m, "mask")
+    strides = tuple(0 if n == 1 else s for n, s in zip(h.shape, h.strides))
+    return h, h.shape, strides, kind
+
+
+class VkattnAttentionOverride:
+    """transformer_options["optimized_attention_override"] that runs attention
+    on vkattn. Survives copy.deepcopy of model_options as itself (ComfyUI's
+    ModelPatcher.clone() deep-copies them): all copies share the Vulkan context.
+
+    device: "auto" (the default context: $VKATTN_DEVICE, else the best device),
+    a device index or a name substring. min_tokens: calls with fewer query
+    tokens run the original function. fallback_on_error: a vkattn error runs
+    the original function (logged once per reason) instead of raising.
+    backend: "auto"/"flash" run vkattn's flash attention; "taylor" is not built
+    yet and falls back with a logged reason. previous: an override that was set
+    before this one; it gets the calls vkattn does not serve.
+    """
+
+    def __init__(self, device="auto", min_tokens=0, fallback_on_error=True, backend="auto", previous=None):
+        if backend not in BACKENDS:
+            raise ValueError("backend must be one of %s, not %r" % (BACKENDS, backend))
+        self.device = str(device)
+        self.min_tokens = int(min_tokens)
+        self.fallback_on_error = bool(fallback_on_error)
+        self.backend = backend
+        self.previous = previous
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __copy__(self):
+        return self
+
+    def __repr__(self):
+        return "VkattnAttentionOverride(device=%r, min_tokens=%d, fallback_on_error=%r, backend=%r)" % (
+            self.device, self.min_tokens, self.fallback_on_error, self.backend)
+
+    def __call__(self, func, q, k, v, heads, mask=None, attn_precision=None, skip_reshape=False,
+                 skip_output_reshape=False, **kwargs):
+        try:
+            out = self._run(q, k, v, heads, mask, skip_reshape, skip_output_reshape, kwargs)
+        except _Unserved as u:
+            _vk.fallback("comfyui", u.reason, u.detail, level=logging.DEBUG if u.reason == "small" else logging.INFO)
+        except Exception as e:
+            if not self.fallback_on_error:
+                raise
+            _vk.fallback("comfyui", getattr(e, "status_name", type(e).__name__), str(e), level=logging.WARNING)
+        else:
+            _vk.served("comfyui")
+            return out
+        if self.previous is not None:
+            return self.previous(func, q, k, v, heads, mask=mask, attn_precision=attn_precision,
+                                 skip_reshape=skip_reshape, skip_output_reshape=skip_output_reshape, **kwargs)
+        return func(q, k, v, heads, mask=mask, attn_precision=attn_precision, skip_reshape=skip_reshape,
+                    skip_output_reshape=skip_output_reshape, **kwargs)
+
+    # ------------------------------------------------------------------
+
+    def _run(self, q, k, v, heads, mask, skip_reshape, skip_output_reshape, kwargs):
+        vk = _vk.module()
+        if vk is None:
+            raise _Unserved("vkattn unavailable", _vk.import_error())
+        if self.backend == "taylor":
+            raise _Unserved("taylor backend not available", "this vkattn build has flash attention only")
+        torch = sys.modules.get("torch")
+        if torch is None or not all(isinstance(t, torch.Tensor) for t in (q, k, v)):
+            raise _Unserved("not torch tensors")
+        if not _torch_dtype_ok(torch, q) or k.dtype != q.dtype or v.dtype != q.dtype:
+            raise _Unserved("dtype", "q/k/v dtypes %s/%s/%s" % (q.dtype, k.dtype, v.dtype))
+        if torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad):
+            raise _Unserved("autograd", "vkattn has no backward pass")
+        if mask is not None and not isinstance(mask, torch.Tensor):
+            raise _Unserved("mask type", type(mask).__name__)
+        scale = kwargs.get("scale")
+        gqa = bool(kwargs.get("enable_gqa", False))
+        host = vk._host
+
+        if skip_reshape:
+            if q.ndim != 4 or k.ndim != 4 or v.ndim != 4:
+                raise _Unserved("layout", "skip_reshape=True needs (B, H, N, D) inputs")
+            B, Hq, Nq, D = q.shape
+            Hk, Nk = k.shape[1], k.shape[2]
+            Dv = v.shape[3]
+            if v.shape[1] != Hk or v.shape[2] != Nk or k.shape[0] != B or v.shape[0] != B:
+                raise _Unserved("layout", "k %s / v %s do not pair with q %s"
+                                % (list(k.shape), list(v.shape), list(q.shape)))
+        else:
+            if q.ndim != 3 or k.ndim != 3 or v.ndim != 3:
+                raise _Unserved("layout", "skip_reshape=False needs (B, N, H*D) inputs")
+            B, Nq, inner = q.shape
+            Nk = k.shape[1]
+            if heads <= 0 or inner % heads or k.shape[2] % heads or v.shape[2] % heads:
+                raise _Unserved("layout", "inner dims %d/%d/%d not divisible by %d heads"
+                                % (inner, k.shape[2], v.shape[2], heads))
+            Hq = Hk = heads
+            D, Dv = inner // heads, v.shape[2] // heads
+            if k.shape[0] != B or v.shape[0] != B or v.shape[1] != Nk:
+                raise _Unserved("layout", "k %s / v %s do not pair with q %s"
+                                % (list(k.shape), list(v.shape), list(q.shape)))
+        if Hk != Hq and not (gqa and Hk > 0 and Hq % Hk == 0):
+            raise _Unserved("heads mismatch", "q has %d heads, k/v %d" % (Hq, Hk))
+        if Nq < self.min_tokens:
+            raise _Unserved("small", "%d query tokens < min_tokens %d" % (Nq, self.min_tokens))
+
+        device = q.device
+        ctx = _vk.context(self.device)
+        qh, kh, vh = (host.to_host(t, n) for t, n in ((q, "q"), (k, "k"), (v, "v")))
+        if skip_reshape:
+            q4, k4, v4 = qh, kh, vh
+        else:
+            # (B, N, H*D): head h, element d at (h*D + d) * stride(-1).
+            q4 = host.view(qh, (B, Hq, Nq, D), (qh.strides[0], D * qh.strides[2], qh.strides[1], qh.strides[2]))
+            k4 = host.view(kh, (B, Hk, Nk, D), (kh.strides[0], D * kh.strides[2], kh.strides[1], kh.strides[2]))
+            v4 = host.view(vh, (B, Hk, Nk, Dv), (vh.strides[0], Dv * vh.strides[2], vh.strides[1], vh.strides[2]))
+
+        m = mshape = mstrides = None
+        mkind = vk._lib.VKATTN_MASK_NONE
+        if mask is not None:
+            m, mshape, mstrides, mkind = mask_view(host, mask, B, Hq, Nq, Nk)
+
+        align = ctx.host_alignment()
+        if skip_output_reshape:
+            out = host.empty_like_kind(qh, (B, Hq, Nq, Dv), qh.dtype, align=align)
+            out4 = out
+        else:
+            out = host.empty_like_kind(qh, (B, Nq, Hq * Dv), qh.dtype, align=align)
+            out4 = host.view(out, (B, Hq, Nq, Dv), (Nq * Hq * Dv, Dv, Hq * Dv, 1))
+
+        _ask_comfy_for_room(host.device_bytes_estimate(qh, kh, vh, out, m), ctx)
+        host.attention_host(ctx, qh.dtype, q4, k4, v4, out4, mask=m, mask_kind=mkind, mask_shape=mshape,
+                            mask_strides=mstrides, scale=scale)
+        result = out.arr
+        if device.type != "cpu":
+            result = result.to(device)
+        return result
+
+
+
+def attention_override(device="auto", min_tokens=0, fallback_on_error=True, backend="auto", previous=None):
+    """A VkattnAttentionOverride (see there)."""
+    return VkattnAttentionOverride(device=device, min_tokens=min_tokens, fallback_on_error=fallback_on_error,
+                                   backend=backend, previous=previous)
+
+
+def patch_model(model, device="auto", min_tokens=0, fallback_on_error=True, backend="auto"):
+    """A clone of a ComfyUI ModelPatcher whose attention runs on vkattn.
+    An override already on the model keeps the calls vkattn does not serve."""
+    m = model.clone()
+    opts = m.model_options
+    to = opts.get("transformer_options")
+    to = dict(to) if to is not None else {}
+    opts["transformer_options"] = to
+    prev = to.get("optimized_attention_override")
+    if isinstance(prev, VkattnAttentionOverride):
+        prev = prev.previous
+    to["optimized_attention_override"] = attention_override(device, min_tokens, fallback_on_error, backend,
+                                                            previous=prev)
+    return m

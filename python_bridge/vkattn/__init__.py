@@ -1,0 +1,47 @@
+"""vkattn: attention on any Vulkan GPU, from Python.
+
+    import vkattn
+    out = vkattn.scaled_dot_product_attention(q, k, v)   # torch tensors or numpy arrays
+    vkattn.install()    # route torch.nn.functional.scaled_dot_product_attention here
+
+The library is found through $VKATTN_LIBRARY, else the package folder, else
+the newest build*/libvkattn.so of the source tree; its ABI number is checked
+at import (vkattn.LibraryError on a mismatch).
+"""
+
+from ._lib import ABI_VERSION, LibraryError, library_path
+from ._errors import (DeviceLostError, FeatureMissingError, InternalError, InvalidArgumentError,
+                      InvalidDtypeError, InvalidShapeError, NoDeviceError, NotSupportedByVkattn,
+                      NoVulkanError, OutOfMemoryError, ShapeMismatchError, UnsupportedError, VkattnError,
+                      VulkanError)
+from ._core import (Context, Tensor, abi_version, close_default_context, default_context, device_count,
+                    devices, validation_error_count, version)
+from ._sdpa import (install, installed, original_sdpa, scaled_dot_product_attention, torch_math_sdpa,
+                    uninstall)
+from ._stats import STATS as _STATS
+
+sdpa = scaled_dot_product_attention
+
+
+def stats():
+    """Calls served by vkattn and handed back to the original function, by
+    source ("sdpa", "comfyui", "vae") and reason."""
+    return _STATS.snapshot()
+
+
+def reset_stats():
+    _STATS.reset()
+
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ABI_VERSION", "LibraryError", "library_path",
+    "VkattnError", "InvalidArgumentError", "InvalidShapeError", "InvalidDtypeError", "ShapeMismatchError",
+    "UnsupportedError", "NoVulkanError", "NoDeviceError", "FeatureMissingError", "OutOfMemoryError",
+    "VulkanError", "DeviceLostError", "InternalError", "NotSupportedByVkattn",
+    "Context", "Tensor", "default_context", "close_default_context", "device_count", "devices",
+    "validation_error_count", "version", "abi_version",
+    "scaled_dot_product_attention", "sdpa", "install", "uninstall", "installed", "original_sdpa",
+    "torch_math_sdpa", "stats", "reset_stats",
+]

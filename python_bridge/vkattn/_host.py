@@ -1,0 +1,244 @@
+"""Host arrays (numpy, torch on any device) as vkattn views, and the one call
+into vkattn_attention_host that every Python entry point uses."""
+
+import ctypes
+import sys
+
+from . import _lib
+from ._errors import InvalidDtypeError
+from ._lib import lib
+
+# Outputs at least this large are allocated at the device's host-import
+# alignment, so vkattn can write them in place instead of through staging.
+ALIGN_OUTPUT_MIN_BYTES = 1 << 20
+
+
+def _torch():
+    return sys.modules.get("torch")
+
+
+def is_torch(x):
+    t = _torch()
+    return t is not None and isinstance(x, t.Tensor)
+
+
+class Host:
+    """A host array with its element strides and the data pointer vkattn reads.
+
+    `arr` is the object that owns the memory (a CPU torch tensor or a numpy
+    array); it is kept alive as long as this object.
+    """
+
+    __slots__ = ("arr", "torch", "dtype", "shape", "strides", "ptr")
+
+    def __init__(self, arr):
+        self.arr = arr
+        self.torch = is_torch(arr)
+        if self.torch:
+            self.shape = tuple(arr.shape)
+            self.strides = tuple(arr.stride())
+            self.ptr = arr.data_ptr()
+            self.dtype = torch_dtype_code(arr.dtype)
+        else:
+            it = arr.dtype.itemsize
+            self.shape = tuple(arr.shape)
+            self.strides = tuple(s // it for s in arr.strides)
+            self.ptr = arr.ctypes.data
+            self.dtype = numpy_dtype_code(arr.dtype)
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def dtype_name(self):
+        return str(self.arr.dtype)
+
+
+def torch_dtype_code(dt):
+    torch = _torch()
+    return {torch.float32: _lib.VKATTN_DTYPE_F32, torch.float16: _lib.VKATTN_DTYPE_F16,
+            torch.bfloat16: _lib.VKATTN_DTYPE_BF16, torch.bool: _lib.VKATTN_DTYPE_BOOL}.get(dt)
+
+
+def numpy_dtype_code(dt):
+    return {"float32": _lib.VKATTN_DTYPE_F32, "float16": _lib.VKATTN_DTYPE_F16,
+            "bfloat16": _lib.VKATTN_DTYPE_BF16, "bool": _lib.VKATTN_DTYPE_BOOL}.get(dt.name)
+
+
+def to_host(x, what):
+    """A Host for a torch tensor (moved to the CPU if on another device) or
+    anything numpy takes. Negative or odd numpy strides are copied away
+    (vkattn views have non-negative element strides)."""
+    if is_torch(x):
+        if x.layout != _torch().strided:
+            raise InvalidDtypeError(_lib.VKATTN_ERROR_INVALID_ARGUMENT,
+                                    "%s: only strided torch tensors are supported, not %s" % (what, x.layout))
+        if x.device.type != "cpu":
+            x = x.to("cpu")
+        if x.dtype.is_floating_point and getattr(x, "is_neg", None) and x.is_neg():
+            x = x.resolve_neg()
+        return Host(x.detach())
+    import numpy as np
+    a = np.asarray(x)
+    it = a.dtype.itemsize
+    if any(s < 0 or s % it for s in a.strides):
+        a = np.array(a, order="C", copy=True)
+    return Host(a)
+
+
+# -- small array operations that work on torch and numpy alike ---------------
+
+def reshape(h, shape):
+    """View when the strides allow, copy otherwise (torch/numpy reshape)."""
+    return Host(h.arr.reshape(shape))
+
+
+def expand(h, shape):
+    if h.torch:
+        return Host(h.arr.expand(*shape))
+    import numpy as np
+    return Host(np.broadcast_to(h.arr, shape))
+
+
+def contiguous(h):
+    if h.torch:
+        return Host(h.arr.contiguous())
+    import numpy as np
+    return Host(np.ascontiguousarray(h.arr))
+
+
+def to_float32(h):
+    if h.torch:
+        return Host(h.arr.float())
+    import numpy as np
+    return Host(np.asarray(h.arr, dtype=np.float32))
+
+
+def left_pad(h, rank):
+    """Prepend size-1 dimensions up to `rank` (a view)."""
+    n = rank - h.ndim
+    if n <= 0:
+        return h
+    return Host(h.arr[(None,) * n])
+
+
+def no_zero_strides(h):
+    """Copy if a dimension of size > 1 has stride 0 (a broadcast that vkattn
+    accepts only for masks)."""
+    if any(s == 0 and n > 1 for n, s in zip(h.shape, h.strides)):
+        return contiguous(h)
+    return h
+
+
+def empty_like_kind(like, shape, dtype_code, align=0):
+    """A contiguous output array of the kind of `like` (torch or numpy),
+    aligned to `align` bytes when large enough to be imported."""
+    n = 1
+    for s in shape:
+        n *= s
+    if like.torch:
+        torch = _torch()
+        tdt = {_lib.VKATTN_DTYPE_F32: torch.float32, _lib.VKATTN_DTYPE_F16: torch.float16,
+               _lib.VKATTN_DTYPE_BF16: torch.bfloat16}[dtype_code]
+        esize = torch.empty((), dtype=tdt).element_size()
+        if align and n * esize >= ALIGN_OUTPUT_MIN_BYTES:
+            buf = torch.empty(n * esize + align, dtype=torch.uint8)
+            off = (-buf.data_ptr()) % align
+            return Host(buf[off:off + n * esize].view(tdt).view(shape))
+        return Host(torch.empty(shape, dtype=tdt))
+    import numpy as np
+    ndt = {_lib.VKATTN_DTYPE_F32: np.float32, _lib.VKATTN_DTYPE_F16: np.float16}.get(dtype_code)
+    if ndt is None:
+        ndt = like.arr.dtype  # bf16 from ml_dtypes
+    esize = np.dtype(ndt).itemsize
+    if align and n * esize >= ALIGN_OUTPUT_MIN_BYTES:
+        buf = np.empty(n * esize + align, dtype=np.uint8)
+        off = (-buf.ctypes.data) % align
+        return Host(buf[off:off + n * esize].view(ndt).reshape(shape))
+    return Host(np.empty(shape, dtype=ndt))
+
+
+# -- views and the call --------------------------------------------------------
+
+class HostView:
+    """A strided view of a Host's memory in another logical shape (for example
+    a (B, N, H*D) array seen as [B, H, N, D]); keeps the Host alive."""
+
+    __slots__ = ("host", "shape", "strides", "ptr", "dtype")
+
+    def __init__(self, host, shape, strides):
+        self.host = host
+        self.shape = tuple(int(s) for s in shape)
+        self.strides = tuple(int(s) for s in strides)
+        self.ptr = host.ptr
+        self.dtype = host.dtype
+
+
+def view(host, shape, strides):
+    return HostView(host, shape, strides)
+
+
+def _fill_view(view, shape, strides, broadcast_ok=False):
+    """Fill a vkattn_view. Size-1 dimensions get a harmless positive stride
+    (stride 0 means broadcast and is kept only where vkattn allows it)."""
+    shape = list(shape)
+    strides = list(strides)
+    if not broadcast_ok:
+        inner = 1
+        for i in range(3, -1, -1):
+            if shape[i] == 1:
+                strides[i] = inner
+            inner = max(inner, strides[i] * shape[i])
+    for i in range(4):
+        view.shape[i] = int(shape[i])
+        view.strides[i] = int(strides[i])
+    view.offset = 0
+
+
+def attention_host(ctx, dtype, q, k, v, out, *, mask=None, mask_kind=_lib.VKATTN_MASK_NONE,
+                   mask_shape=None, mask_strides=None, scale=None, causal=False,
+                   backend=_lib.VKATTN_BACKEND_AUTO):
+    """One vkattn_attention_host call. q, k, v, out: Host objects of rank 4
+    ([B, H, N, D] logical order, any non-negative strides); mask: a Host whose
+    broadcast view is given by mask_shape/mask_strides (stride 0 = broadcast)."""
+    desc = _lib.new_struct(_lib.AttentionDesc)
+    desc.dtype = dtype
+    desc.out_dtype = dtype
+    flags = 0
+    if scale is not None:
+        flags |= _lib.VKATTN_ATTENTION_SCALE
+        desc.scale = float(scale)
+    if causal:
+        flags |= _lib.VKATTN_ATTENTION_CAUSAL
+    desc.flags = flags
+    desc.backend = backend
+    _fill_view(desc.q, q.shape, q.strides)
+    _fill_view(desc.k, k.shape, k.strides)
+    _fill_view(desc.v, v.shape, v.strides)
+    _fill_view(desc.out, out.shape, out.strides)
+    mptr = None
+    if mask is not None and mask_kind != _lib.VKATTN_MASK_NONE:
+        desc.mask_kind = mask_kind
+        desc.mask_dtype = mask.dtype
+        _fill_view(desc.mask, mask_shape, mask_strides, broadcast_ok=True)
+        mptr = mask.ptr
+    with ctx.use() as handle:
+        st = lib.vkattn_attention_host(handle, ctypes.byref(desc), q.ptr, k.ptr, v.ptr, mptr, out.ptr, None)
+        if st != _lib.VKATTN_SUCCESS:
+            ctx._check(st, "vkattn_attention_host")
+    return out
+
+
+def device_bytes_estimate(*hosts):
+    """Rough device memory of one call: the dense size of every operand."""
+    total = 0
+    for h in hosts:
+        if h is None:
+            continue
+        n = 1
+        for s in h.shape:
+            n *= s
+        total += n * (4 if h.dtype == _lib.VKATTN_DTYPE_F32 else 2 if h.dtype != _lib.VKATTN_DTYPE_BOOL else 1)
+    return total
+
