@@ -1,0 +1,70 @@
+// Flash attention, portable path: validation, variant choice, splitting
+// (split-KV over keys, windows over tensors larger than the context's max
+// buffer range) and recording. The C ABI (capi.cpp) calls the three entry
+// points after checking desc->struct_size and NULL handles.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "context.h"
+#include "status.h"
+#include "tensor.h"
+#include "vkattn.h"
+
+namespace vkattn::ops {
+
+Status attention(Context &ctx, const vkattn_attention_desc &d, Tensor *q, Tensor *k, Tensor *v, Tensor *mask,
+                 Tensor *out, Tensor *lse);
+Status attention_host(Context &ctx, const vkattn_attention_desc &d, const void *q, const void *k, const void *v,
+                      const void *mask, void *out, float *lse);
+Status attention_workspace_size(Context &ctx, const vkattn_attention_desc &d, uint64_t *bytes);
+
+namespace attn {
+
+// Shared by the device and host paths (ops/attention.cpp).
+
+// Checks everything a descriptor says on its own (dtypes, shapes, strides,
+// broadcast, 64-bit extents). Names the offending field.
+Status validate_desc(const vkattn_attention_desc &d);
+
+// The tiling of the portable kernel (specialization constants).
+struct Config {
+    uint32_t wg = 128, hdk = 64, hdv = 64, br = 64, bc = 64, dc = 16, bv = 16, u_size = 0;
+    uint32_t shared_bytes() const { return 4u * (br * (bc + 1) + u_size + 3u * br); }
+};
+
+// Everything decided before recording.
+struct Plan {
+    Config cfg;
+    std::string shader, combine_shader;
+    uint32_t splits = 1;        // key splits per dispatch (gz)
+    uint64_t split_len = 0;     // keys per split
+    // dispatch tile: batches, query heads, query rows, keys
+    int64_t tb = 1, th = 1, tq = 1, tk = 1;
+    uint32_t parts = 1;         // partials per tile (chunks x splits); 1 = none
+    uint64_t workspace = 0;     // bytes of partials (0 without)
+    bool windowed = false;      // tiles are smaller than the problem
+};
+
+Status make_plan(Context &ctx, const vkattn_attention_desc &d, Plan *plan);
+
+// Buffers of a call. mask/lse may be null when unused; `*_size` is each
+// buffer's byte size (binding windows never pass it).
+struct Buffers {
+    Buffer *q = nullptr, *k = nullptr, *v = nullptr, *mask = nullptr, *out = nullptr, *lse = nullptr;
+    Buffer *workspace = nullptr;  // plan.workspace bytes, or null
+    Buffer *dummy = nullptr;      // >= 16 bytes, bound where a binding is unused
+};
+
+// Records the dispatches of `plan` into ctx.stream() (already begun).
+// Adds the number of dispatches recorded to *dispatches.
+Status record(Context &ctx, const vkattn_attention_desc &d, const Plan &plan, const Buffers &b,
+              uint32_t *dispatches);
+
+// Test hook: the split count forced by VKATTN_FORCE_SPLITKV (0 = not forced).
+uint32_t forced_splits();
+
+}  // namespace attn
+}  // namespace vkattn::ops

@@ -1,0 +1,240 @@
+// Attention on host arrays: the problem is cut into chunks over (batch, kv
+// heads); each chunk is packed densely into one of two staging buffers,
+// copied to device scratch, computed and copied back. Packing chunk i+1 and
+// unpacking chunk i-1 on the CPU overlap the GPU work of chunk i.
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "attention.h"
+#include "attention_coopmat.h"
+
+namespace vkattn::ops {
+namespace {
+
+uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+// Copy a 4-D box between strided arrays (strides in elements).
+void copy4d(const char *src, const int64_t ss[4], char *dst, const int64_t ds[4], const int64_t ext[4], size_t es) {
+    for (int64_t a = 0; a < ext[0]; a++)
+        for (int64_t b = 0; b < ext[1]; b++)
+            for (int64_t c = 0; c < ext[2]; c++) {
+                const char *s = src + (a * ss[0] + b * ss[1] + c * ss[2]) * static_cast<int64_t>(es);
+                char *d = dst + (a * ds[0] + b * ds[1] + c * ds[2]) * static_cast<int64_t>(es);
+                if (ss[3] == 1 && ds[3] == 1) {
+                    std::memcpy(d, s, static_cast<size_t>(ext[3]) * es);
+                } else if (es == 2) {
+                    for (int64_t i = 0; i < ext[3]; i++) std::memcpy(d + i * ds[3] * 2, s + i * ss[3] * 2, 2);
+                } else if (es == 4) {
+                    for (int64_t i = 0; i < ext[3]; i++) std::memcpy(d + i * ds[3] * 4, s + i * ss[3] * 4, 4);
+                } else {
+                    for (int64_t i = 0; i < ext[3]; i++)
+                        std::memcpy(d + i * ds[3] * static_cast<int64_t>(es), s + i * ss[3] * static_cast<int64_t>(es), es);
+                }
+            }
+}
+
+vkattn_view dense(int64_t a, int64_t b, int64_t c, int64_t d) {
+    vkattn_view v{};
+    v.shape[0] = a, v.shape[1] = b, v.shape[2] = c, v.shape[3] = d;
+    v.strides[3] = 1, v.strides[2] = d, v.strides[1] = c * d, v.strides[0] = b * c * d;
+    v.offset = 0;
+    return v;
+}
+
+const char *at(const void *base, const vkattn_view &v, const int64_t start[4], size_t es) {
+    int64_t e = v.offset;
+    for (int i = 0; i < 4; i++) e += start[i] * v.strides[i];
+    return static_cast<const char *>(base) + e * static_cast<int64_t>(es);
+}
+
+struct Chunk {
+    int64_t b0, nb, kh0, nkh;
+    vkattn_attention_desc desc;  // dense device views
+    attn::Plan plan;
+};
+
+// Byte offsets of the sections of a staging buffer / scratch set.
+struct Layout {
+    uint64_t q = 0, k = 0, v = 0, mask = 0, out = 0, lse = 0, total = 0;
+    uint64_t q_bytes = 0, k_bytes = 0, v_bytes = 0, mask_bytes = 0, out_bytes = 0, lse_bytes = 0;
+};
+
+}  // namespace
+
+Status attention_host(Context &ctx, const vkattn_attention_desc &d, const void *q, const void *k, const void *v,
+                      const void *mask, void *out, float *lse) {
+    VKA_RETURN_IF_ERROR(attn::validate_desc(d));
+    const bool has_mask = d.mask_kind != VKATTN_MASK_NONE, has_lse = (d.flags & VKATTN_ATTENTION_LSE) != 0;
+    if (!q) return Error(VKATTN_ERROR_NULL_POINTER, "q is NULL");
+    if (!k) return Error(VKATTN_ERROR_NULL_POINTER, "k is NULL");
+    if (!v) return Error(VKATTN_ERROR_NULL_POINTER, "v is NULL");
+    if (!out) return Error(VKATTN_ERROR_NULL_POINTER, "out is NULL");
+    if (has_mask && !mask) return Error(VKATTN_ERROR_NULL_POINTER, "mask is NULL but desc->mask_kind is not NONE");
+    if (has_lse && !lse) return Error(VKATTN_ERROR_NULL_POINTER, "lse is NULL but desc->flags has VKATTN_ATTENTION_LSE");
+
+    const int64_t B = d.q.shape[0], Hq = d.q.shape[1], Nq = d.q.shape[2], D = d.q.shape[3];
+    const int64_t Hkv = d.k.shape[1], Nk = d.k.shape[2], Dv = d.v.shape[3];
+    const int64_t G = Hq / Hkv;
+    const uint64_t es = vkattn_dtype_size(d.dtype), oes = vkattn_dtype_size(d.out_dtype);
+    const uint64_t mes = has_mask ? vkattn_dtype_size(d.mask_dtype) : 0;
+
+    auto layout_of = [&](int64_t nb, int64_t nkh) {
+        Layout L;
+        const uint64_t nh = static_cast<uint64_t>(nkh * G), ub = static_cast<uint64_t>(nb);
+        L.q_bytes = ub * nh * Nq * D * es;
+        L.k_bytes = ub * nkh * Nk * D * es;
+        L.v_bytes = ub * nkh * Nk * Dv * es;
+        if (has_mask)
+            L.mask_bytes = (d.mask.shape[0] == 1 ? 1 : ub) * (d.mask.shape[1] == 1 ? 1 : nh) * d.mask.shape[2] *
+                           d.mask.shape[3] * mes;
+        L.out_bytes = ub * nh * Nq * Dv * oes;
+        L.lse_bytes = has_lse ? ub * nh * Nq * 4 : 0;
+        uint64_t o = 0;
+        auto put = [&](uint64_t &at_, uint64_t bytes) { at_ = o; o = round_up(o + bytes, 256); };
+        put(L.q, L.q_bytes), put(L.k, L.k_bytes), put(L.v, L.v_bytes), put(L.mask, L.mask_bytes);
+        put(L.out, L.out_bytes), put(L.lse, L.lse_bytes);
+        L.total = o;
+        return L;
+    };
+
+    // Chunk size: a few chunks so packing overlaps compute, each <= 64 MiB.
+    const uint64_t whole = layout_of(B, Hkv).total;
+    const uint64_t budget = std::clamp<uint64_t>(whole / 4, 4ull << 20, 64ull << 20);
+    int64_t nb = 1, nkh = Hkv;
+    const uint64_t per_batch = layout_of(1, Hkv).total;
+    if (per_batch <= budget) {
+        nb = std::clamp<int64_t>(static_cast<int64_t>(budget / per_batch), 1, B);
+    } else {
+        const uint64_t per_head = layout_of(1, 1).total;
+        nkh = std::clamp<int64_t>(static_cast<int64_t>(budget / per_head), 1, Hkv);
+    }
+
+    std::vector<Chunk> chunks;
+    for (int64_t b0 = 0; b0 < B; b0 += nb)
+        for (int64_t kh0 = 0; kh0 < Hkv; kh0 += nkh) {
+            Chunk c;
+            c.b0 = b0, c.nb = std::min(nb, B - b0), c.kh0 = kh0, c.nkh = std::min(nkh, Hkv - kh0);
+            c.desc = d;
+            const int64_t nh = c.nkh * G;
+            c.desc.q = dense(c.nb, nh, Nq, D);
+            c.desc.k = dense(c.nb, c.nkh, Nk, D);
+            c.desc.v = dense(c.nb, c.nkh, Nk, Dv);
+            c.desc.out = dense(c.nb, nh, Nq, Dv);
+            if (has_lse) c.desc.lse = dense(c.nb, nh, Nq, 1);
+            if (has_mask)
+                c.desc.mask = dense(d.mask.shape[0] == 1 ? 1 : c.nb, d.mask.shape[1] == 1 ? 1 : nh, d.mask.shape[2],
+                                    d.mask.shape[3]);
+            VKA_RETURN_IF_ERROR(attn::make_plan(ctx, c.desc, &c.plan));
+            chunks.push_back(c);
+        }
+
+    const Layout L = layout_of(std::min(nb, B), std::min(nkh, Hkv));
+    uint64_t ws_bytes = 0;
+    for (const Chunk &c : chunks) ws_bytes = std::max(ws_bytes, c.plan.workspace);
+
+    std::unique_ptr<Buffer> dq, dk, dv, dm, dout, dlse, ws, dummy, staging[2];
+    VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, L.q_bytes, &dq));
+    VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, L.k_bytes, &dk));
+    VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, L.v_bytes, &dv));
+    if (has_mask) VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, L.mask_bytes, &dm));
+    VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, L.out_bytes, &dout));
+    if (has_lse) VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, L.lse_bytes, &dlse));
+    if (ws_bytes) VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, ws_bytes, &ws));
+    VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, 16, &dummy));
+    const size_t nstage = chunks.size() > 1 ? 2 : 1;
+    for (size_t i = 0; i < nstage; i++) {
+        VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Staging, L.total, &staging[i]));
+        if (!staging[i]->mapped()) return Error(VKATTN_ERROR_INTERNAL, "staging buffer is not mapped");
+    }
+
+    attn::Buffers bufs;
+    bufs.q = dq.get(), bufs.k = dk.get(), bufs.v = dv.get(), bufs.mask = dm.get();
+    bufs.out = dout.get(), bufs.lse = dlse.get(), bufs.workspace = ws.get(), bufs.dummy = dummy.get();
+
+    auto pack = [&](const Chunk &c, char *st) {
+        const int64_t nh = c.nkh * G;
+        const int64_t sq[4] = {c.b0, c.kh0 * G, 0, 0}, sk[4] = {c.b0, c.kh0, 0, 0};
+        const int64_t eq[4] = {c.nb, nh, Nq, D}, ek[4] = {c.nb, c.nkh, Nk, D}, ev[4] = {c.nb, c.nkh, Nk, Dv};
+        copy4d(at(q, d.q, sq, es), d.q.strides, st + L.q, c.desc.q.strides, eq, es);
+        copy4d(at(k, d.k, sk, es), d.k.strides, st + L.k, c.desc.k.strides, ek, es);
+        copy4d(at(v, d.v, sk, es), d.v.strides, st + L.v, c.desc.v.strides, ev, es);
+        if (has_mask) {
+            const int64_t sm[4] = {d.mask.shape[0] == 1 ? 0 : c.b0, d.mask.shape[1] == 1 ? 0 : c.kh0 * G, 0, 0};
+            copy4d(at(mask, d.mask, sm, mes), d.mask.strides, st + L.mask, c.desc.mask.strides, c.desc.mask.shape, mes);
+        }
+    };
+    auto unpack = [&](const Chunk &c, const char *st) {
+        const int64_t nh = c.nkh * G;
+        const int64_t so[4] = {c.b0, c.kh0 * G, 0, 0};
+        const int64_t eo[4] = {c.nb, nh, Nq, Dv}, el[4] = {c.nb, nh, Nq, 1};
+        copy4d(st + L.out, c.desc.out.strides, const_cast<char *>(at(out, d.out, so, oes)), d.out.strides, eo, oes);
+        if (has_lse)
+            copy4d(st + L.lse, c.desc.lse.strides, const_cast<char *>(at(lse, d.lse, so, 4)), d.lse.strides, el, 4);
+    };
+    auto chunk_bytes = [&](const Chunk &c, uint64_t full, int64_t units_b, int64_t units_h) {
+        return full / static_cast<uint64_t>(units_b * units_h) * static_cast<uint64_t>(c.nb * c.nkh);
+    };
+    const int64_t Lnb = std::min(nb, B), Lnkh = std::min(nkh, Hkv);
+
+    CommandStream &stream = ctx.stream();
+    uint32_t dispatches = 0;
+    double gpu_ms = 0;
+    bool gpu_known = true;
+    auto note_time = [&] {
+        double t = stream.last_gpu_ms();
+        if (t < 0) gpu_known = false;
+        else gpu_ms += t;
+    };
+    auto fail = [&](Status s) {
+        if (stream.recording()) (void)stream.submit(true);
+        else (void)stream.wait();
+        return s;
+    };
+    bool split = false;
+    for (size_t i = 0; i < chunks.size(); i++) {
+        const Chunk &c = chunks[i];
+        Buffer *st = staging[i % nstage].get();
+        pack(c, static_cast<char *>(st->mapped()));
+        Status s = stream.begin();  // waits for chunk i-1
+        if (!s.ok()) return fail(s);
+        if (i > 0) note_time();
+        // The mask may be shared by all chunks (broadcast), so its size is
+        // the chunk's own, not a fraction of the full layout.
+        const uint64_t qb = chunk_bytes(c, L.q_bytes, Lnb, Lnkh), kb = chunk_bytes(c, L.k_bytes, Lnb, Lnkh),
+                       vb = chunk_bytes(c, L.v_bytes, Lnb, Lnkh), ob = chunk_bytes(c, L.out_bytes, Lnb, Lnkh),
+                       lb = chunk_bytes(c, L.lse_bytes, Lnb, Lnkh);
+        uint64_t mb = 0;
+        if (has_mask) {
+            mb = mes;
+            for (int j = 0; j < 4; j++) mb *= static_cast<uint64_t>(c.desc.mask.shape[j]);
+        }
+        s = stream.copy(st, L.q, dq.get(), 0, qb);
+        if (s.ok()) s = stream.copy(st, L.k, dk.get(), 0, kb);
+        if (s.ok()) s = stream.copy(st, L.v, dv.get(), 0, vb);
+        if (s.ok() && has_mask) s = stream.copy(st, L.mask, dm.get(), 0, mb);
+        if (s.ok()) s = attn::record(ctx, c.desc, c.plan, bufs, &dispatches);
+        if (s.ok()) s = stream.copy(dout.get(), 0, st, L.out, ob);
+        if (s.ok() && has_lse) s = stream.copy(dlse.get(), 0, st, L.lse, lb);
+        if (s.ok()) s = stream.submit(false);
+        if (!s.ok()) return fail(s);
+        split = split || c.plan.parts > 1;
+        if (i > 0) unpack(chunks[i - 1], static_cast<const char *>(staging[(i - 1) % nstage]->mapped()));
+    }
+    Status s = stream.wait();
+    if (!s.ok()) return s;
+    note_time();
+    unpack(chunks.back(), static_cast<const char *>(staging[(chunks.size() - 1) % nstage]->mapped()));
+
+    const attn::Plan &p0 = chunks.front().plan;
+    ctx.last_call.path = cat(attn::plan_is_coopmat(p0) ? "coopmat_nv" : "portable", split ? "+splitkv" : "");
+    ctx.last_call.variant = cat(p0.shader, "_d", p0.cfg.hdk, p0.cfg.hdv != p0.cfg.hdk ? cat("v", p0.cfg.hdv) : "",
+                                " br", p0.cfg.br, " bc", p0.cfg.bc, " host chunks ", chunks.size());
+    ctx.last_call.dispatches = dispatches;
+    ctx.last_call.submits = static_cast<uint32_t>(chunks.size());
+    ctx.last_call.gpu_ms = gpu_known ? gpu_ms : -1;
+    return Status::Ok();
+}
+
+}  // namespace vkattn::ops

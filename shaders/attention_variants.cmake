@@ -1,0 +1,11 @@
+# Portable attention variants: attention_<in dtype>[_o<out dtype>]. The head
+# dim bucket and the tiling are specialization constants (ops/attention.cpp).
+vkattn_shader(attention_f32 attention.comp DEFINES IN_DTYPE=0 OUT_DTYPE=0)
+vkattn_shader(attention_f16 attention.comp DEFINES IN_DTYPE=1 OUT_DTYPE=1)
+vkattn_shader(attention_f16_of32 attention.comp DEFINES IN_DTYPE=1 OUT_DTYPE=0)
+vkattn_shader(attention_bf16 attention.comp DEFINES IN_DTYPE=2 OUT_DTYPE=2)
+vkattn_shader(attention_bf16_of32 attention.comp DEFINES IN_DTYPE=2 OUT_DTYPE=0)
+# Split-KV reduction, by output dtype.
+vkattn_shader(attention_combine_f32 attention_combine.comp DEFINES OUT_DTYPE=0)
+vkattn_shader(attention_combine_f16 attention_combine.comp DEFINES OUT_DTYPE=1)
+vkattn_shader(attention_combine_bf16 attention_combine.comp DEFINES OUT_DTYPE=2)

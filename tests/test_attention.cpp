@@ -1,0 +1,691 @@
+// Flash attention (portable path) against the double-precision reference.
+//
+// Tolerances, in units in the last place (ulp) of the output dtype at the
+// magnitude of the reference row (max |ref| over the row's Dv values):
+//   f16 / bf16 outputs: kTolLowp = 2 ulps (the kernel is f32 inside and
+//     rounds once, so the error is the final rounding, <= 0.5 ulp, plus f32
+//     noise far below an f16/bf16 ulp).
+//   f32 outputs: 8 * (1 + log2(Nk)) ulps, plus the first-order effect of
+//     rounding each logit in f32: 2^-24 * Sabs * Vmax (absolute), where
+//     Sabs = max_j scale * sum_d |q_d k_jd| and Vmax = max |v|; d out / d s_j
+//     = p_j (v_j - out), so a relative f32 error in a large logit (the
+//     "q, k x 24" stress case) moves the output by that much whatever the
+//     output's magnitude. The 8 * (1 + log2 Nk) part covers exp (~1 ulp),
+//     the rescales per key block and the f32 sums over Nk terms, measured
+//     relative to the row's largest |out| (cancellation in sum p_j v_j makes
+//     that smaller than the terms). Measured maxima print at the end.
+//   lse (f32): 8 * (1 + log2(Nk)) ulps of max(|lse|, 1) plus 2^-24 * Sabs.
+// Measured (lavapipe / H200): f16 and bf16 outputs <= 0.61 ulp everywhere,
+// stress cases included; f32 outputs <= 37.5 / 2.1 ulps beyond the logit
+// term (raw: 20 ulps on plain inputs, 2451 ulps = 5.5e-5 absolute on the
+// "q, k x 24" f32 case, which the logit term explains); lse <= 7.4 ulps.
+// A fully masked row must be exactly zero with lse = -inf.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "attention_reference.h"
+#include "test_util.h"
+#include "vkattn.h"
+
+namespace {
+
+using vkattn::ref::ulp;
+
+constexpr double kTolLowp = 2.0;
+double tol_f32(int64_t nk) { return 8.0 * (1.0 + std::log2(static_cast<double>(nk))); }
+
+// Largest error seen per output dtype, in ulps of the row magnitude.
+struct Stats {
+    std::map<std::string, double> worst;
+    ~Stats() {
+        for (auto &[k, v] : worst) std::printf("attention max error %-14s %.3f ulp\n", k.c_str(), v);
+    }
+    void note(const std::string &k, double v) { worst[k] = std::max(worst[k], v); }
+} g_stats;
+
+const char *dt_name(vkattn_dtype t) {
+    return t == VKATTN_DTYPE_F32 ? "f32" : t == VKATTN_DTYPE_F16 ? "f16" : t == VKATTN_DTYPE_BF16 ? "bf16" : "bool";
+}
+
+enum class Layout { BHND, BNHD, Sliced };
+
+struct Case {
+    vkattn_dtype dtype = VKATTN_DTYPE_F16;
+    vkattn_dtype out_dtype = VKATTN_DTYPE_COUNT_;  // COUNT_: same as dtype
+    int64_t B = 1, Hq = 2, Hkv = 0, Nq = 77, Nk = 0, D = 64, Dv = 0;  // 0: same as Hq / Nq / D
+    uint32_t flags = VKATTN_ATTENTION_LSE;
+    float scale = 0;
+    Layout layout = Layout::BHND;
+    vkattn_mask_kind mask_kind = VKATTN_MASK_NONE;
+    vkattn_dtype mask_dtype = VKATTN_DTYPE_F32;
+    int64_t mask_shape[4] = {0, 0, 0, 0};  // 0: full size, 1: broadcast
+    bool mask_stride0 = false;  // broadcast by full shape + stride 0 instead of shape 1
+    bool mask_neg_inf = false;  // scatter -inf (or false) entries, incl. fully masked rows
+    float qk_mul = 1, v_add = 0;
+    bool host = false;
+    uint32_t seed = 1;
+};
+
+struct Array {
+    vkattn_dtype dt;
+    int64_t n = 0;
+    std::vector<uint8_t> bytes;
+    void alloc(vkattn_dtype t, int64_t count) {
+        dt = t, n = count;
+        bytes.assign(static_cast<size_t>(count * static_cast<int64_t>(vkattn_dtype_size(t))), 0);
+    }
+    void set(int64_t i, double x) {
+        const float f = static_cast<float>(x);
+        switch (dt) {
+        case VKATTN_DTYPE_F32: std::memcpy(&bytes[i * 4], &f, 4); break;
+        case VKATTN_DTYPE_F16: {
+            uint16_t h = vkattn::ref::f32_to_f16(f);
+            std::memcpy(&bytes[i * 2], &h, 2);
+            break;
+        }
+        case VKATTN_DTYPE_BF16: {
+            uint16_t h = vkattn::ref::f32_to_bf16(f);
+            std::memcpy(&bytes[i * 2], &h, 2);
+            break;
+        }
+        default: bytes[i] = x != 0 ? 1 : 0;
+        }
+    }
+    double get(int64_t i) const { return vkattn::ref::load(bytes.data(), dt, i); }
+};
+
+// A view of shape [a, b, c, d] in the given layout and the elements its array needs.
+vkattn_view make_view(Layout l, int64_t a, int64_t b, int64_t c, int64_t d, int64_t *elems) {
+    vkattn_view v{};
+    v.shape[0] = a, v.shape[1] = b, v.shape[2] = c, v.shape[3] = d;
+    switch (l) {
+    case Layout::BHND:
+        v.strides[3] = 1, v.strides[2] = d, v.strides[1] = c * d, v.strides[0] = b * c * d;
+        *elems = a * b * c * d;
+        break;
+    case Layout::BNHD:  // [B, N, H, D] memory
+        v.strides[3] = 1, v.strides[1] = d, v.strides[2] = b * d, v.strides[0] = c * b * d;
+        *elems = a * b * c * d;
+        break;
+    case Layout::Sliced: {  // every other element of a wider row, past an offset
+        const int64_t row = 2 * d + 3;
+        v.offset = 5;
+        v.strides[3] = 2, v.strides[2] = row, v.strides[1] = c * row, v.strides[0] = b * c * row;
+        *elems = a * b * c * row + 5;
+        break;
+    }
+    }
+    return v;
+}
+
+struct Problem {
+    Case cs;
+    vkattn_attention_desc desc = VKATTN_ATTENTION_DESC_INIT;
+    Array q, k, v, mask, out, lse;
+};
+
+void build(const Case &c0, Problem *p) {
+    Case c = c0;
+    if (!c.Hkv) c.Hkv = c.Hq;
+    if (!c.Nk) c.Nk = c.Nq;
+    if (!c.Dv) c.Dv = c.D;
+    if (c.out_dtype == VKATTN_DTYPE_COUNT_) c.out_dtype = c.dtype;
+    p->cs = c;
+    vkattn_attention_desc &d = p->desc;
+    d = VKATTN_ATTENTION_DESC_INIT;
+    d.dtype = c.dtype;
+    d.out_dtype = c.out_dtype;
+    d.flags = c.flags;
+    if (c.scale != 0) d.flags |= VKATTN_ATTENTION_SCALE, d.scale = c.scale;
+    d.mask_kind = c.mask_kind;
+    d.mask_dtype = c.mask_kind == VKATTN_MASK_BOOL ? VKATTN_DTYPE_BOOL : c.mask_dtype;
+    int64_t n;
+    std::mt19937 rng(c.seed);
+    std::normal_distribution<double> nd(0.0, 1.0);
+    d.q = make_view(c.layout, c.B, c.Hq, c.Nq, c.D, &n);
+    p->q.alloc(c.dtype, n);
+    for (int64_t i = 0; i < n; i++) p->q.set(i, nd(rng) * c.qk_mul);
+    d.k = make_view(c.layout, c.B, c.Hkv, c.Nk, c.D, &n);
+    p->k.alloc(c.dtype, n);
+    for (int64_t i = 0; i < n; i++) p->k.set(i, nd(rng) * c.qk_mul);
+    d.v = make_view(c.layout, c.B, c.Hkv, c.Nk, c.Dv, &n);
+    p->v.alloc(c.dtype, n);
+    for (int64_t i = 0; i < n; i++) p->v.set(i, nd(rng) + c.v_add);
+    d.out = make_view(c.layout, c.B, c.Hq, c.Nq, c.Dv, &n);
+    p->out.alloc(c.out_dtype, n);
+    std::fill(p->out.bytes.begin(), p->out.bytes.end(), 0x7b);  // sentinel: untouched outside the view
+    if (c.flags & VKATTN_ATTENTION_LSE) {
+        d.lse = make_view(Layout::BHND, c.B, c.Hq, c.Nq, 1, &n);
+        p->lse.alloc(VKATTN_DTYPE_F32, n);
+    }
+    if (c.mask_kind != VKATTN_MASK_NONE) {
+        const int64_t full[4] = {c.B, c.Hq, c.Nq, c.Nk};
+        int64_t ms[4];
+        for (int i = 0; i < 4; i++) ms[i] = c.mask_shape[i] == 1 ? 1 : full[i];
+        d.mask = make_view(Layout::BHND, ms[0], ms[1], ms[2], ms[3], &n);
+        if (c.mask_stride0)
+            for (int i = 0; i < 4; i++)
+                if (ms[i] == 1) d.mask.shape[i] = full[i], d.mask.strides[i] = 0;
+        p->mask.alloc(d.mask_dtype, n);
+        std::uniform_real_distribution<double> ud(0.0, 1.0);
+        for (int64_t i = 0; i < n; i++) {
+            const bool drop = c.mask_neg_inf && ud(rng) < 0.3;
+            if (c.mask_kind == VKATTN_MASK_BOOL) p->mask.set(i, drop ? 0 : 1);
+            else p->mask.set(i, drop ? -std::numeric_limits<double>::infinity() : nd(rng) * 2);
+        }
+        if (c.mask_neg_inf && ms[2] > 1 && ms[3] > 1) {  // rows 1 and 3 of each (b, h) fully masked
+            for (int64_t a = 0; a < ms[0]; a++)
+                for (int64_t b = 0; b < ms[1]; b++)
+                    for (int64_t r : {int64_t(1), int64_t(3)})
+                        if (r < ms[2])
+                            for (int64_t j = 0; j < ms[3]; j++)
+                                p->mask.set(((a * ms[1] + b) * ms[2] + r) * ms[3] + j,
+                                            c.mask_kind == VKATTN_MASK_BOOL ? 0 : -INFINITY);
+        }
+    }
+}
+
+struct Tensors {
+    std::vector<vkattn_tensor> all;
+    ~Tensors() {
+        for (auto t : all) vkattn_tensor_destroy(t);
+    }
+    vkattn_tensor make(vkattn_context ctx, const Array &a) {
+        vkattn_tensor t = nullptr;
+        const int64_t n = a.n;
+        VKA_CHECK_OK(vkattn_tensor_create(ctx, a.dt, 1, &n, &t));
+        all.push_back(t);
+        VKA_CHECK_OK(vkattn_tensor_upload(t, a.bytes.data(), a.bytes.size()));
+        return t;
+    }
+};
+
+vkattn_status run(vkattn_context ctx, Problem &p) {
+    const bool has_mask = p.desc.mask_kind != VKATTN_MASK_NONE, has_lse = p.desc.flags & VKATTN_ATTENTION_LSE;
+    if (p.cs.host)
+        return vkattn_attention_host(ctx, &p.desc, p.q.bytes.data(), p.k.bytes.data(), p.v.bytes.data(),
+                                     has_mask ? p.mask.bytes.data() : nullptr, p.out.bytes.data(),
+                                     has_lse ? reinterpret_cast<float *>(p.lse.bytes.data()) : nullptr);
+    Tensors ts;
+    vkattn_tensor tq = ts.make(ctx, p.q), tk = ts.make(ctx, p.k), tv = ts.make(ctx, p.v), to = ts.make(ctx, p.out);
+    vkattn_tensor tm = has_mask ? ts.make(ctx, p.mask) : nullptr, tl = has_lse ? ts.make(ctx, p.lse) : nullptr;
+    vkattn_status s = vkattn_attention(ctx, &p.desc, tq, tk, tv, tm, to, tl);
+    if (s != VKATTN_SUCCESS) return s;
+    VKA_CHECK_OK(vkattn_tensor_download(to, p.out.bytes.data(), p.out.bytes.size()));
+    if (has_lse) VKA_CHECK_OK(vkattn_tensor_download(tl, p.lse.bytes.data(), p.lse.bytes.size()));
+    return s;
+}
+
+std::vector<int64_t> sample_rows(int64_t n, uint32_t seed) {
+    std::vector<int64_t> r;
+    if (n <= 160) {
+        for (int64_t i = 0; i < n; i++) r.push_back(i);
+        return r;
+    }
+    for (int64_t i : {int64_t(0), int64_t(1), int64_t(2), int64_t(3), n / 2, n - 2, n - 1}) r.push_back(i);
+    std::mt19937 rng(seed);
+    for (int i = 0; i < 9; i++) r.push_back(static_cast<int64_t>(rng() % static_cast<uint32_t>(n)));
+    std::sort(r.begin(), r.end());
+    r.erase(std::unique(r.begin(), r.end()), r.end());
+    return r;
+}
+
+// Conditioning of one output row: sabs = max_j scale * sum_d |q_d k_jd|
+// (what f32 logit rounding is relative to), vmax = max |v| over the keys.
+struct Cond {
+    double sabs = 0, vmax = 0;
+};
+Cond conditioning(const Problem &p, int64_t b, int64_t h, int64_t i) {
+    const vkattn_attention_desc &d = p.desc;
+    const int64_t kvh = h / (d.q.shape[1] / d.k.shape[1]);
+    const double scale = (d.flags & VKATTN_ATTENTION_SCALE) ? d.scale : 1.0 / std::sqrt(double(d.q.shape[3]));
+    auto at = [](const vkattn_view &v, int64_t a, int64_t bb, int64_t c, int64_t e) {
+        return v.offset + a * v.strides[0] + bb * v.strides[1] + c * v.strides[2] + e * v.strides[3];
+    };
+    Cond r;
+    for (int64_t j = 0; j < d.k.shape[2]; j++) {
+        double s = 0;
+        for (int64_t e = 0; e < d.q.shape[3]; e++)
+            s += std::fabs(p.q.get(at(d.q, b, h, i, e)) * p.k.get(at(d.k, b, kvh, j, e)));
+        r.sabs = std::max(r.sabs, std::fabs(scale) * s);
+        for (int64_t e = 0; e < d.v.shape[3]; e++) r.vmax = std::max(r.vmax, std::fabs(p.v.get(at(d.v, b, kvh, j, e))));
+    }
+    return r;
+}
+
+// Compares out/lse with the reference; returns the largest error in ulps.
+double check(Problem &p) {
+    const Case &c = p.cs;
+    const vkattn_attention_desc &d = p.desc;
+    const double tol = c.out_dtype == VKATTN_DTYPE_F32 ? tol_f32(c.Nk) : kTolLowp;
+    const bool has_lse = d.flags & VKATTN_ATTENTION_LSE;
+    double worst = 0, worst_lse = 0, worst_raw = 0;
+    const std::vector<int64_t> rows = sample_rows(c.Nq, c.seed);
+    std::vector<double> ro, rl;
+    for (int64_t b = 0; b < c.B; b++)
+        for (int64_t h = 0; h < c.Hq; h++) {
+            vkattn::ref::attention_rows(d, p.q.bytes.data(), p.k.bytes.data(), p.v.bytes.data(),
+                                        p.mask.bytes.empty() ? nullptr : p.mask.bytes.data(), b, h, rows, &ro, &rl);
+            for (size_t r = 0; r < rows.size(); r++) {
+                const int64_t i = rows[r];
+                double mag = 0;
+                for (int64_t j = 0; j < c.Dv; j++) mag = std::max(mag, std::fabs(ro[r * c.Dv + j]));
+                const double u = ulp(c.out_dtype, mag);
+                const Cond cond = conditioning(p, b, h, i);
+                // f32: the rounding of each logit (~1 f32 ulp of scale * sum |q_d k_d|)
+                // moves the output by up to that much times the spread of v.
+                const double extra = c.out_dtype == VKATTN_DTYPE_F32 ? 0x1p-24 * cond.sabs * cond.vmax : 0.0;
+                for (int64_t j = 0; j < c.Dv; j++) {
+                    const int64_t at = d.out.offset + b * d.out.strides[0] + h * d.out.strides[1] +
+                                       i * d.out.strides[2] + j * d.out.strides[3];
+                    const double got = p.out.get(at), want = ro[r * c.Dv + j];
+                    const double err = std::max(0.0, std::fabs(got - want) - extra) / u;
+                    if (!(err <= tol)) {
+                        INFO("b " << b << " h " << h << " row " << i << " col " << j << ": got " << got << " want "
+                                  << want << " (" << err << " ulp of " << mag << ", tolerance " << tol << ")");
+                        REQUIRE(err <= tol);
+                    }
+                    worst = std::max(worst, err);
+                    worst_raw = std::max(worst_raw, std::fabs(got - want) / u);
+                }
+                if (has_lse) {
+                    const int64_t at = d.lse.offset + b * d.lse.strides[0] + h * d.lse.strides[1] + i * d.lse.strides[2];
+                    const double got = p.lse.get(at), want = rl[r];
+                    if (std::isinf(want)) {
+                        INFO("lse of a fully masked row, b " << b << " h " << h << " row " << i);
+                        REQUIRE((std::isinf(got) && got < 0));
+                        REQUIRE(mag == 0);
+                    } else {
+                        const double err = std::max(0.0, std::fabs(got - want) - 0x1p-24 * cond.sabs) /
+                                           ulp(VKATTN_DTYPE_F32, std::max(std::fabs(want), 1.0));
+                        INFO("lse b " << b << " h " << h << " row " << i << ": got " << got << " want " << want);
+                        REQUIRE(err <= tol_f32(c.Nk));
+                        worst_lse = std::max(worst_lse, err);
+                    }
+                }
+            }
+        }
+    // Elements outside the out view keep their sentinel.
+    if (c.layout == Layout::Sliced) {
+        const uint8_t *o = p.out.bytes.data();
+        const size_t es = vkattn_dtype_size(c.out_dtype);
+        REQUIRE(o[0] == 0x7b);
+        REQUIRE(o[5 * es - 1] == 0x7b);
+        REQUIRE(o[(5 + 1) * es] == 0x7b);  // the element between two view elements
+    }
+    g_stats.note(std::string(dt_name(c.dtype)) + "->" + dt_name(c.out_dtype), worst);
+    g_stats.note(std::string(dt_name(c.dtype)) + "->" + dt_name(c.out_dtype) + " raw", worst_raw);
+    if (has_lse) g_stats.note("lse", worst_lse);
+    return worst;
+}
+
+void run_and_check(vkattn_context ctx, const Case &c) {
+    Problem p;
+    build(c, &p);
+    INFO(dt_name(p.cs.dtype) << "->" << dt_name(p.cs.out_dtype) << " B " << p.cs.B << " Hq " << p.cs.Hq << " Hkv "
+                             << p.cs.Hkv << " Nq " << p.cs.Nq << " Nk " << p.cs.Nk << " D " << p.cs.D << " Dv "
+                             << p.cs.Dv << " flags " << p.cs.flags << " mask " << p.cs.mask_kind
+                             << (p.cs.host ? " host" : " device"));
+    vkattn_status s = run(ctx, p);
+    INFO("status " << vkattn_status_string(s) << ": " << (s ? vkattn_last_error() : ""));
+    REQUIRE(s == VKATTN_SUCCESS);
+    check(p);
+}
+
+std::string last_path(vkattn_context ctx) {
+    vkattn_call_info info = VKATTN_CALL_INFO_INIT;
+    REQUIRE(vkattn_context_last_call(ctx, &info) == VKATTN_SUCCESS);
+    return std::string(info.path) + " | " + info.variant;
+}
+
+struct EnvGuard {
+    const char *name;
+    EnvGuard(const char *n, const char *v) : name(n) { setenv(n, v, 1); }
+    ~EnvGuard() { unsetenv(name); }
+};
+
+}  // namespace
+
+TEST_CASE("attention: head dims per dtype", "[attention]") {
+    TestContext ctx;
+    VKA_REQUIRE_DEVICE(ctx.ctx);
+    const int64_t dims[] = {1, 8, 40, 64, 72, 80, 96, 128, 160, 256, 512};
+    for (int64_t D : dims) {
+        Case c;
+        c.D = D;
+        c.Nq = D >= 256 ? 19 : 37;
+        c.Nk = D >= 256 ? 45 : 77;
+        for (vkattn_dtype dt : {VKATTN_DTYPE_F32, VKATTN_DTYPE_F16, VKATTN_DTYPE_BF16}) {
+            c.dtype = dt;
+            c.out_dtype = VKATTN_DTYPE_COUNT_;
+            run_and_check(ctx, c);
+        }
+    }
+    // Lowp inputs with f32 outputs on a few buckets.
+    for (int64_t D : {8, 80, 128}) {
+        for (vkattn_dtype dt : {VKATTN_DTYPE_F16, VKATTN_DTYPE_BF16}) {
+            Case c;
+            c.D = D;
+            c.Nq = 21;
+            c.Nk = 70;
+            c.dtype = dt;
+            c.out_dtype = VKATTN_DTYPE_F32;
+            run_and_check(ctx, c);
+        }
+    }
+}
+
+TEST_CASE("attention: sequence lengths", "[attention]") {
+    TestContext ctx;
+    VKA_REQUIRE_DEVICE(ctx.ctx);
+    for (int64_t n : {1, 7, 77, 127, 1000}) {
+        Case c;
+        c.Nq = c.Nk = n;
+        run_and_check(ctx, c);
+    }
+    Case c;  // N = 4097 with one head
+    c.Hq = 1;
+    c.Nq = c.Nk = 4097;
+    c.D = 64;
+    run_and_check(ctx, c);
+}
+
+TEST_CASE("attention: cross attention and Dv != D", "[attention]") {
+    TestContext ctx;
+    VKA_REQUIRE_DEVICE(ctx.ctx);
+    Case c;
+    c.Nq = 300, c.Nk = 77;
+    run_and_check(ctx, c);
+    c.Nq = 5, c.Nk = 1000;
+    run_and_check(ctx, c);
+    c.Nq = 70, c.Nk = 130, c.D = 40, c.Dv = 72;
+    run_and_check(ctx, c);
+    c.D = 128, c.Dv = 8, c.dtype = VKATTN_DTYPE_F32;
+    run_and_check(ctx, c);
+}
+
+TEST_CASE("attention: grouped-query and multi-query", "[attention]") {
+    TestContext ctx;
+    VKA_REQUIRE_DEVICE(ctx.ctx);
+    Case c;
+    c.B = 2, c.Hq = 8, c.Hkv = 2, c.Nq = 33, c.Nk = 90;
+    run_and_check(ctx, c);
+    c.Hq = 4, c.Hkv = 1, c.dtype = VKATTN_DTYPE_BF16;
+    run_and_check(ctx, c);
+    c.Hq = 6, c.Hkv = 3, c.dtype = VKATTN_DTYPE_F32, c.layout = Layout::BNHD;
+    run_and_check(ctx, c);
+}
+
+TEST_CASE("attention: masks", "[attention]") {
+    TestContext ctx;
+    VKA_REQUIRE_DEVICE(ctx.ctx);
+    Case c;
+    c.B = 2, c.Hq = 2, c.Nq = 45, c.Nk = 83;
+    SECTION("additive f32, full shape") {
+        c.mask_kind = VKATTN_MASK_ADDITIVE, c.mask_dtype = VKATTN_DTYPE_F32;
+        run_and_check(ctx, c);
+        c.mask_neg_inf = true;
+        run_and_check(ctx, c);
+    }
+    SECTION("additive f16, broadcast shapes") {
+        c.mask_kind = VKATTN_MASK_ADDITIVE, c.mask_dtype = VKATTN_DTYPE_F16;
+        const int64_t shapes[][4] = {{1, 1, 0, 0}, {0, 1, 1, 0}, {1, 0, 0, 1}, {1, 1, 1, 0}, {0, 0, 0, 0}};
+        for (auto &s : shapes) {
+            std::copy(s, s + 4, c.mask_shape);
+            c.mask_neg_inf = !c.mask_neg_inf;
+            run_and_check(ctx, c);
+        }
+        c.mask_stride0 = true;  // broadcast by stride 0
+        std::copy(shapes[0], shapes[0] + 4, c.mask_shape);
+        run_and_check(ctx, c);
+    }
+    SECTION("bool, broadcast and fully masked rows") {
+        c.mask_kind = VKATTN_MASK_BOOL;
+        c.mask_neg_inf = true;
+        const int64_t shapes[][4] = {{0, 0, 0, 0}, {0, 1, 1, 0}, {1, 1, 0, 0}, {1, 0, 0, 1}};
+        for (auto &s : shapes) {
+            std::copy(s, s + 4, c.mask_shape);
+            run_and_check(ctx, c);
+        }
+        c.dtype = VKATTN_DTYPE_F32, c.Nk = 1000;  // several key blocks, fully masked rows among them
+        std::copy(shapes[0], shapes[0] + 4, c.mask_shape);
+        run_and_check(ctx, c);
+    }
+}
+
+TEST_CASE("attention: causal", "[attention]") {
+    TestContext ctx;
+    VKA_REQUIRE_DEVICE(ctx.ctx);
+    Case c;
+    c.flags |= VKATTN_ATTENTION_CAUSAL;
+    for (auto [nq, nk] : {std::pair<int64_t, int64_t>{130, 130}, {100, 60}, {60, 200}, {1, 1}}) {
+        c.Nq = nq, c.Nk = nk;
+        run_and_check(ctx, c);
+    }
+    c.Nq = c.Nk = 150;
+    c.mask_kind = VKATTN_MASK_ADDITIVE, c.mask_shape[0] = c.mask_shape[1] = 1;
+    c.dtype = VKATTN_DTYPE_F32;
+    c.scale = 0.3f;
+    run_and_check(ctx, c);
+}
+
+TEST_CASE("attention: non-contiguous views", "[attention]") {
+    TestContext ctx;
+    VKA_REQUIRE_DEVICE(ctx.ctx);
+    for (Layout l : {Layout::BNHD, Layout::Sliced}) {
+        for (vkattn_dtype dt : {VKATTN_DTYPE_F16, VKATTN_DTYPE_F32, VKATTN_DTYPE_BF16}) {
+            Case c;
+            c.B = 2, c.Hq = 3, c.Nq = 50, c.Nk = 70, c.D = 40;
+            c.layout = l, c.dtype = dt;
+            run_and_check(ctx, c);
+            c.host = true;
+            run_and_check(ctx, c);
+        }
+    }
+}
+
+TEST_CASE("attention: split-KV", "[attention]") {
+    TestContext ctx;
+    VKA_REQUIRE_DEVICE(ctx.ctx);
+    EnvGuard env("VKATTN_FORCE_SPLITKV", "5");
+    Case c;
+    c.Nq = 3, c.Nk = 1000, c.Hq = 2;
+    run_and_check(ctx, c);
+    CHECK(last_path(ctx).find("splitkv") != std::string::npos);
+    c.dtype = VKATTN_DTYPE_F32, c.Nq = 70, c.Nk = 700;
+    c.flags |= VKATTN_ATTENTION_CAUSAL;
+    c.mask_kind = VKATTN_MASK_BOOL, c.mask_neg_inf = true;
+    run_and_check(ctx, c);
+    CHECK(last_path(ctx).find("splitkv") != std::string::npos);
+    c.dtype = VKATTN_DTYPE_BF16, c.host = true, c.flags &= ~VKATTN_ATTENTION_CAUSAL;
+    run_and_check(ctx, c);
+}
+
+TEST_CASE("attention: tensors beyond the max buffer range", "[attention]") {
+    vkattn_context_options o = VKATTN_CONTEXT_OPTIONS_INIT;
+    o.max_buffer_range = 64 * 1024;
+    TestContext ctx(&o);
+    VKA_REQUIRE_DEVICE(ctx.ctx);
+    Case c;
+    c.dtype = VKATTN_DTYPE_F32;
+    c.B = 2, c.Hq = 4, c.Hkv = 2, c.Nq = 200, c.Nk = 300, c.D = 64;  // q: 400 KiB, one k head: 75 KiB
+    c.mask_kind = VKATTN_MASK_ADDITIVE, c.mask_shape[1] = 1;
+    run_and_check(ctx, c);
+    CHECK(last_path(ctx).find("windowed") != std::string::npos);
+    c.dtype = VKATTN_DTYPE_F16, c.layout = Layout::BNHD, c.mask_kind = VKATTN_MASK_BOOL;
+    run_and_check(ctx, c);
+    c.host = true;
+    run_and_check(ctx, c);
+}
+
+TEST_CASE("attention: stress inputs", "[attention]") {
+    TestContext ctx;
+    VKA_REQUIRE_DEVICE(ctx.ctx);
+    for (vkattn_dtype dt : {VKATTN_DTYPE_F16, VKATTN_DTYPE_BF16, VKATTN_DTYPE_F32}) {
+        Case c;
+        c.dtype = dt, c.Hq = 1, c.Nq = 64, c.Nk = 4096, c.D = 128;
+        c.qk_mul = 24;  // logits far beyond the f16 range
+        run_and_check(ctx, c);
+        c.qk_mul = 1, c.v_add = 20;  // large common offset in v
+        run_and_check(ctx, c);
+    }
+}
+
+TEST_CASE("attention: host path in several chunks", "[attention]") {
+    TestContext ctx;
+    VKA_REQUIRE_DEVICE(ctx.ctx);
+    Case c;
+    c.dtype = VKATTN_DTYPE_F32, c.B = 4, c.Hq = 4, c.Nq = c.Nk = 600, c.D = 64, c.host = true;
+    c.mask_kind = VKATTN_MASK_ADDITIVE, c.mask_shape[0] = c.mask_shape[1] = 1;
+    run_and_check(ctx, c);
+    vkattn_call_info info = VKATTN_CALL_INFO_INIT;
+    REQUIRE(vkattn_context_last_call(ctx, &info) == VKATTN_SUCCESS);
+    CHECK(info.submits > 1);
+}
+
+TEST_CASE("attention: deterministic", "[attention]") {
+    TestContext ctx;
+    VKA_REQUIRE_DEVICE(ctx.ctx);
+    for (const char *splits : {"", "4"}) {
+        EnvGuard env("VKATTN_FORCE_SPLITKV", splits);
+        Case c;
+        c.Nq = 100, c.Nk = 500, c.flags |= VKATTN_ATTENTION_LSE;
+        Problem a, b;
+        build(c, &a);
+        build(c, &b);
+        REQUIRE(run(ctx, a) == VKATTN_SUCCESS);
+        REQUIRE(run(ctx, b) == VKATTN_SUCCESS);
+        CHECK(a.out.bytes == b.out.bytes);
+        CHECK(a.lse.bytes == b.lse.bytes);
+    }
+}
+
+TEST_CASE("attention: workspace size", "[attention]") {
+    TestContext ctx;
+    VKA_REQUIRE_DEVICE(ctx.ctx);
+    Problem p;
+    Case c;
+    c.Nq = 4, c.Nk = 2000;
+    build(c, &p);
+    uint64_t bytes = 1;
+    {
+        EnvGuard env("VKATTN_FORCE_SPLITKV", "4");
+        VKA_CHECK_OK(vkattn_attention_workspace_size(ctx, &p.desc, &bytes));
+        CHECK(bytes > 0);
+    }
+    {
+        EnvGuard env("VKATTN_FORCE_SPLITKV", "1");
+        VKA_CHECK_OK(vkattn_attention_workspace_size(ctx, &p.desc, &bytes));
+        CHECK(bytes == 0);
+    }
+}
+
+TEST_CASE("attention: bad descriptors", "[attention]") {
+    TestContext ctx;
+    VKA_REQUIRE_DEVICE(ctx.ctx);
+    Case c;
+    c.Nq = 10, c.Nk = 12, c.Hq = 4, c.D = 8;
+    c.mask_kind = VKATTN_MASK_BOOL;
+    Problem p;
+    build(c, &p);
+    const std::vector<uint8_t> sentinel = p.out.bytes;
+
+    auto expect = [&](const vkattn_attention_desc &d, vkattn_status want, const char *needle) {
+        for (bool host : {false, true}) {
+            Problem t = p;
+            t.desc = d;
+            t.cs.host = host;
+            vkattn_status s = run(ctx, t);
+            INFO((host ? "host: " : "device: ") << vkattn_status_string(s) << ": "
+                                                << (s ? vkattn_last_error() : ""));
+            REQUIRE(s == want);
+            CHECK(std::string(vkattn_last_error()).find(needle) != std::string::npos);
+            if (host) {
+                CHECK(t.out.bytes == sentinel);
+            } else {
+                // the device path downloads nothing on failure: the tensor is
+                // checked through a fresh run below
+            }
+        }
+    };
+    vkattn_attention_desc d;
+
+    d = p.desc, d.k.shape[3] = 9, d.v.shape[3] = 8;
+    expect(d, VKATTN_ERROR_SHAPE_MISMATCH, "desc->k.shape[3]");
+    d = p.desc, d.out.shape[2] = 11;
+    expect(d, VKATTN_ERROR_SHAPE_MISMATCH, "desc->out.shape[2]");
+    d = p.desc, d.k.shape[1] = 3, d.v.shape[1] = 3;
+    expect(d, VKATTN_ERROR_SHAPE_MISMATCH, "desc->k.shape[1] (Hkv = 3) does not divide desc->q.shape[1] (Hq = 4)");
+    d = p.desc, d.v.shape[2] = 13;
+    expect(d, VKATTN_ERROR_SHAPE_MISMATCH, "desc->v.shape[2]");
+    d = p.desc, d.mask.shape[2] = 3;
+    expect(d, VKATTN_ERROR_SHAPE_MISMATCH, "desc->mask.shape[2]");
+    d = p.desc, d.dtype = VKATTN_DTYPE_BOOL;
+    expect(d, VKATTN_ERROR_INVALID_DTYPE, "desc->dtype");
+    d = p.desc, d.out_dtype = VKATTN_DTYPE_BF16;
+    expect(d, VKATTN_ERROR_INVALID_DTYPE, "desc->out_dtype");
+    d = p.desc, d.mask_dtype = VKATTN_DTYPE_F16;
+    expect(d, VKATTN_ERROR_INVALID_DTYPE, "desc->mask_dtype");
+    d = p.desc, d.q.shape[2] = 0;
+    expect(d, VKATTN_ERROR_INVALID_SHAPE, "desc->q.shape[2]");
+    d = p.desc, d.q.shape[3] = d.k.shape[3] = 600;
+    expect(d, VKATTN_ERROR_INVALID_SHAPE, "D = 600");
+    d = p.desc, d.k.strides[2] = int64_t(1) << 62;
+    expect(d, VKATTN_ERROR_SIZE_OVERFLOW, "desc->k");
+    d = p.desc, d.q.strides[1] = -1;
+    expect(d, VKATTN_ERROR_INVALID_ARGUMENT, "desc->q.strides[1]");
+
+    // Views outside their tensors (device API only).
+    {
+        d = p.desc;
+        d.v.offset = 3;
+        Problem t = p;
+        t.desc = d;
+        vkattn_status s = run(ctx, t);
+        CHECK(s == VKATTN_ERROR_OUT_OF_BOUNDS);
+        CHECK(std::string(vkattn_last_error()).find("desc->v") != std::string::npos);
+    }
+    // NULL data and tensors.
+    {
+        CHECK(vkattn_attention_host(ctx, &p.desc, nullptr, p.k.bytes.data(), p.v.bytes.data(), p.mask.bytes.data(),
+                                    p.out.bytes.data(), reinterpret_cast<float *>(p.lse.bytes.data())) ==
+              VKATTN_ERROR_NULL_POINTER);
+        CHECK(vkattn_attention_host(ctx, &p.desc, p.q.bytes.data(), p.k.bytes.data(), p.v.bytes.data(), nullptr,
+                                    p.out.bytes.data(), reinterpret_cast<float *>(p.lse.bytes.data())) ==
+              VKATTN_ERROR_NULL_POINTER);
+        CHECK(std::string(vkattn_last_error()).find("mask") != std::string::npos);
+        CHECK(p.out.bytes == sentinel);
+        Tensors ts;
+        vkattn_tensor tq = ts.make(ctx, p.q), tk = ts.make(ctx, p.k), tv = ts.make(ctx, p.v), tm = ts.make(ctx, p.mask);
+        vkattn_tensor to = ts.make(ctx, p.out), tl = ts.make(ctx, p.lse);
+        CHECK(vkattn_attention(ctx, &p.desc, tq, nullptr, tv, tm, to, tl) == VKATTN_ERROR_NULL_POINTER);
+        // dtype of a tensor disagrees with the descriptor
+        Array wrong;
+        wrong.alloc(VKATTN_DTYPE_F32, p.k.n);
+        vkattn_tensor tk32 = ts.make(ctx, wrong);
+        CHECK(vkattn_attention(ctx, &p.desc, tq, tk32, tv, tm, to, tl) == VKATTN_ERROR_INVALID_DTYPE);
+        // a tensor of another context
+        TestContext other;
+        Tensors ts2;
+        vkattn_tensor foreign = ts2.make(other, p.v);
+        CHECK(vkattn_attention(ctx, &p.desc, tq, tk, foreign, tm, to, tl) == VKATTN_ERROR_WRONG_CONTEXT);
+        // lse must be an F32 tensor
+        CHECK(vkattn_attention(ctx, &p.desc, tq, tk, tv, tm, to, to) == VKATTN_ERROR_INVALID_DTYPE);
+        // out overlapping an input (the same tensor and view as q)
+        CHECK(vkattn_attention(ctx, &p.desc, tq, tk, tv, tm, tq, tl) == VKATTN_ERROR_INVALID_ARGUMENT);
+        CHECK(std::string(vkattn_last_error()).find("overlaps desc->q") != std::string::npos);
+        std::vector<uint8_t> back(p.out.bytes.size());
+        VKA_CHECK_OK(vkattn_tensor_download(to, back.data(), back.size()));
+        CHECK(back == sentinel);
+    }
+}
