@@ -588,6 +588,7 @@ Status attention(Context &ctx, const vkattn_attention_desc &d, Tensor *q, Tensor
     ctx.last_call.dispatches = dispatches;
     ctx.last_call.submits = 1;
     ctx.last_call.gpu_ms = stream.last_gpu_ms();
+    ctx.last_call.dispatch_ms = stream.last_dispatch_ms();
     return Status::Ok();
 }
 

@@ -234,6 +234,7 @@ Status attention_host(Context &ctx, const vkattn_attention_desc &d, const void *
     ctx.last_call.dispatches = dispatches;
     ctx.last_call.submits = static_cast<uint32_t>(chunks.size());
     ctx.last_call.gpu_ms = gpu_known ? gpu_ms : -1;
+    ctx.last_call.dispatch_ms.clear();  // chunks ran on two streams: only the total is meaningful
     return Status::Ok();
 }
 

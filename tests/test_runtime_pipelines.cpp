@@ -3,6 +3,8 @@
 // dispatch chains whose barriers the command stream derives.
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include <filesystem>
 #include <fstream>
 #include <vector>
@@ -176,4 +178,54 @@ TEST_CASE("the validation layer is live and its errors are counted", "[runtime]"
     CHECK(g_validation_errors.load() > before);
     g_validation_errors.store(before);  // this one was intended
     ctx.validation_before = before;
+}
+
+TEST_CASE("per-dispatch GPU times of the last call", "[runtime][abi]") {
+    TestContext ctx;
+    VKA_REQUIRE_DEVICE(ctx.ctx);
+    uint32_t count = 99;
+    CHECK(vkattn_context_last_dispatch_times(ctx, nullptr, 0, nullptr) == VKATTN_ERROR_NULL_POINTER);
+    CHECK(vkattn_context_last_dispatch_times(nullptr, nullptr, 0, &count) == VKATTN_ERROR_NULL_POINTER);
+    CHECK(count == 0);
+    CHECK(vkattn_context_last_dispatch_times(ctx, nullptr, 4, &count) == VKATTN_ERROR_NULL_POINTER);
+    VKA_CHECK_OK(vkattn_context_last_dispatch_times(ctx, nullptr, 0, &count));
+    CHECK(count == 0);  // no call yet
+    // One attention call with a forced split-KV: the main pass and the combine pass.
+    setenv("VKATTN_FORCE_SPLITKV", "3", 1);
+    const int64_t B = 1, H = 2, N = 77, D = 40;
+    std::vector<uint16_t> q(B * H * N * D, 0x3c00), out(q.size());
+    vkattn_attention_desc d = VKATTN_ATTENTION_DESC_INIT;
+    d.dtype = d.out_dtype = VKATTN_DTYPE_F16;
+    d.q = d.k = d.v = d.out = vkattn_view{{B, H, N, D}, {H * N * D, N * D, D, 1}, 0};
+    vkattn_status s = vkattn_attention_host(ctx, &d, q.data(), q.data(), q.data(), nullptr, out.data(), nullptr);
+    unsetenv("VKATTN_FORCE_SPLITKV");
+    VKA_CHECK_OK(s);
+    vkattn_tensor tq = nullptr, to = nullptr;
+    const int64_t shape[4] = {B, H, N, D};
+    VKA_CHECK_OK(vkattn_tensor_create(ctx, VKATTN_DTYPE_F16, 4, shape, &tq));
+    VKA_CHECK_OK(vkattn_tensor_create(ctx, VKATTN_DTYPE_F16, 4, shape, &to));
+    VKA_CHECK_OK(vkattn_tensor_upload(tq, q.data(), q.size() * 2));
+    setenv("VKATTN_FORCE_SPLITKV", "3", 1);
+    s = vkattn_attention(ctx, &d, tq, tq, tq, nullptr, to, nullptr);
+    unsetenv("VKATTN_FORCE_SPLITKV");
+    VKA_CHECK_OK(s);
+    vkattn_call_info info = VKATTN_CALL_INFO_INIT;
+    VKA_CHECK_OK(vkattn_context_last_call(ctx, &info));
+    vkattn_device_info dev = VKATTN_DEVICE_INFO_INIT;
+    VKA_CHECK_OK(vkattn_context_get_device_info(ctx, &dev));
+    double ms[8] = {};
+    VKA_CHECK_OK(vkattn_context_last_dispatch_times(ctx, ms, 8, &count));
+    if (dev.timestamps) {
+        CHECK(count == info.dispatches);
+        double sum = 0;
+        for (uint32_t i = 0; i < count && i < 8; i++) {
+            CHECK(ms[i] >= 0);
+            sum += ms[i];
+        }
+        CHECK(sum == Approx(info.gpu_ms).epsilon(1e-6));
+    } else {
+        CHECK(count == 0);
+    }
+    vkattn_tensor_destroy(tq);
+    vkattn_tensor_destroy(to);
 }
