@@ -1,0 +1,260 @@
+// Flash attention on NV cooperative matrices: probe and chooser. See
+// ops/attention_coopmat.h and shaders/attention_coopmat.comp.
+#include "attention_coopmat.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "attention_coopmat_params.h"
+
+namespace vkattn::ops::attn {
+namespace {
+
+constexpr uint32_t kMaxHead = 128;  // largest head-dim bucket with a variant
+
+struct ProbeResult {
+    uint32_t layout = VKA_CM_LAYOUT_NONE;
+    std::string why;
+};
+
+// Per device UUID + driver version: the layout is a property of the driver's
+// compiler, and probing costs a pipeline and a submission.
+std::mutex g_probe_mutex;
+std::map<std::string, ProbeResult> g_probe_cache;
+
+bool has_f16_f32_shape(const Caps &caps) {
+    for (const CoopMatShape &s : caps.nv_coopmat)
+        if (s.m == 16 && s.n == 16 && s.k == 16 && s.a == VK_COMPONENT_TYPE_FLOAT16_NV &&
+            s.b == VK_COMPONENT_TYPE_FLOAT16_NV && s.c == VK_COMPONENT_TYPE_FLOAT32_NV &&
+            s.result == VK_COMPONENT_TYPE_FLOAT32_NV)
+            return true;
+    return false;
+}
+
+// Device-level requirements (independent of the case).
+bool device_fits(const Caps &caps, std::string *why) {
+    if (!caps.info.nv_cooperative_matrix || caps.nv_coopmat.empty()) {
+        *why = "the device has no VK_NV_cooperative_matrix";
+        return false;
+    }
+    if (!has_f16_f32_shape(caps)) {
+        *why = "the device reports no 16x16x16 f16 x f16 -> f32 cooperative-matrix shape";
+        return false;
+    }
+    if (caps.info.subgroup_size != 32) {
+        *why = cat("the kernel needs subgroups of 32 (the device's are ", caps.info.subgroup_size, ")");
+        return false;
+    }
+    if (!caps.subgroup_shuffle || !(caps.info.subgroup_ops & VK_SUBGROUP_FEATURE_VOTE_BIT) ||
+        !(caps.info.subgroup_ops & VK_SUBGROUP_FEATURE_BASIC_BIT)) {
+        *why = "the device lacks subgroup shuffle/vote in compute shaders";
+        return false;
+    }
+    if (!caps.info.shader_float16 || !caps.info.storage_16bit) {
+        *why = "the device lacks f16 arithmetic or 16-bit storage";
+        return false;
+    }
+    return true;
+}
+
+// Which VKA_CM_LAYOUT_* the readback `elems` (element i of invocation l holds
+// the value row * 16 + col at elems[l * 8 + i]) matches.
+uint32_t match_layout(const float *elems) {
+    for (uint32_t cand : {VKA_CM_LAYOUT_MMA, VKA_CM_LAYOUT_ALT}) {
+        bool ok = true;
+        for (uint32_t lane = 0; lane < 32 && ok; lane++)
+            for (uint32_t i = 0; i < 8 && ok; i++) {
+                const uint32_t slot = cand == VKA_CM_LAYOUT_MMA ? (i >> 1) & 1 : (i >> 2) & 1;
+                const uint32_t half = cand == VKA_CM_LAYOUT_MMA ? i >> 2 : (i >> 1) & 1;
+                const uint32_t row = lane / 4 + 8 * slot, col = 2 * (lane % 4) + (i % 2) + 8 * half;
+                ok = elems[lane * 8 + i] == static_cast<float>(row * 16 + col);
+            }
+        if (ok) return cand;
+    }
+    return VKA_CM_LAYOUT_NONE;
+}
+
+Status run_probe(Context &ctx, ProbeResult *res) {
+    std::unique_ptr<Buffer> in, out;
+    VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Staging, VKA_CM_PROBE_IN * 4, &in));
+    VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Staging, VKA_CM_PROBE_OUT * 4, &out));
+    if (!in->mapped() || !out->mapped()) return Error(VKATTN_ERROR_INTERNAL, "coopmat probe: staging is not mapped");
+    float *pin = static_cast<float *>(in->mapped());
+    for (uint32_t r = 0; r < 16; r++)
+        for (uint32_t c = 0; c < 16; c++) {
+            pin[r * 16 + c] = static_cast<float>(r * 16 + c);
+            pin[256 + r * 16 + c] = r == c ? 1.0f : 0.0f;
+        }
+    float *pout = static_cast<float *>(out->mapped());
+    for (uint32_t i = 0; i < VKA_CM_PROBE_OUT; i++) pout[i] = -1.0f;
+
+    ShaderInterface iface;
+    iface.bindings = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER};
+    Pipeline *pipe = nullptr;
+    VKA_RETURN_IF_ERROR(ctx.pipelines().get("attention_coopmat_probe", iface, {}, &pipe));
+    CommandStream &s = ctx.stream();
+    VKA_RETURN_IF_ERROR(s.begin());
+    Status st = s.dispatch(*pipe, {{in.get(), 0, VKA_CM_PROBE_IN * 4, false}, {out.get(), 0, VKA_CM_PROBE_OUT * 4, true}},
+                           nullptr, 0, 1);
+    if (!st.ok()) {
+        (void)s.submit(true);
+        return st;
+    }
+    VKA_RETURN_IF_ERROR(s.submit(true));
+
+    if (pout[256] != 8.0f) {
+        res->why = cat("the f32 16x16 accumulator has ", pout[256], " elements per invocation (the kernel needs 8)");
+        return Status::Ok();
+    }
+    res->layout = match_layout(pout);
+    if (res->layout == VKA_CM_LAYOUT_NONE) {
+        std::string seen;
+        for (uint32_t i = 0; i < 16; i++) seen += cat(i ? " " : "", pout[i]);
+        res->why = cat("the probe found an accumulator layout the kernel cannot address in registers (invocations 0-1 "
+                       "hold row*16+col = ", seen, ")");
+        return Status::Ok();
+    }
+    for (uint32_t i = 0; i < 256; i++)
+        if (pout[512 + i] != static_cast<float>(i)) {
+            res->layout = VKA_CM_LAYOUT_NONE;
+            res->why = "f16(accumulator) used as the A operand did not keep its values in the probe";
+            return Status::Ok();
+        }
+    return Status::Ok();
+}
+
+uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+}  // namespace
+
+Status coopmat_layout(Context &ctx, uint32_t *layout, std::string *why) {
+    *layout = VKA_CM_LAYOUT_NONE;
+    const Caps &caps = ctx.caps();
+    if (!device_fits(caps, why)) return Status::Ok();
+    char key[64];
+    for (int i = 0; i < 16; i++) std::snprintf(key + 2 * i, 3, "%02x", caps.info.device_uuid[i]);
+    const std::string k = cat(key, ":", caps.info.driver_version);
+    std::lock_guard<std::mutex> lock(g_probe_mutex);
+    auto it = g_probe_cache.find(k);
+    if (it == g_probe_cache.end()) {
+        ProbeResult r;
+        Status s = run_probe(ctx, &r);
+        if (!s.ok()) {
+            // Not cached: a transient failure (out of memory) may pass later.
+            *why = cat("the layout probe failed: ", s.message());
+            return s.code() == VKATTN_ERROR_DEVICE_LOST ? s : Status::Ok();
+        }
+        it = g_probe_cache.emplace(k, r).first;
+    }
+    *layout = it->second.layout;
+    *why = it->second.why;
+    return Status::Ok();
+}
+
+bool coopmat_fits(Context &ctx, const vkattn_attention_desc &d, std::string *why) {
+    if (d.backend == VKATTN_BACKEND_PORTABLE) {
+        *why = "desc->backend is PORTABLE";
+        return false;
+    }
+    if (!device_fits(ctx.caps(), why)) return false;
+    if (d.dtype != VKATTN_DTYPE_F16) {
+        *why = d.dtype == VKATTN_DTYPE_BF16 ? "bf16 inputs are served by the portable path"
+                                            : "f32 inputs are served by the portable path";
+        return false;
+    }
+    if (d.out_dtype != VKATTN_DTYPE_F16) {
+        *why = "f32 outputs are served by the portable path (P is rounded to f16 on this path)";
+        return false;
+    }
+    const int64_t hd = std::max(d.q.shape[3], d.v.shape[3]);
+    if (hd > kMaxHead) {
+        *why = cat("head dims above ", kMaxHead, " (D = ", d.q.shape[3], ", Dv = ", d.v.shape[3],
+                   ") are served by the portable path");
+        return false;
+    }
+    return true;
+}
+
+Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, bool *chosen) {
+    *chosen = false;
+    const bool required = d.backend == VKATTN_BACKEND_COOPMAT;
+    std::string why;
+    auto decline = [&]() -> Status {
+        if (required) return Error(VKATTN_ERROR_UNSUPPORTED, "desc->backend = VKATTN_BACKEND_COOPMAT: ", why);
+        return Status::Ok();
+    };
+    if (const char *e = std::getenv("VKATTN_COOPMAT"); e && std::strcmp(e, "0") == 0 && !required) return Status::Ok();
+    if (!coopmat_fits(ctx, d, &why)) return decline();
+    if (!required && d.v.shape[3] < 8) {
+        // Rounding P to f16 adds up to 2^-11 * sum p|v| / sum p to an output;
+        // with one or a few output columns the row magnitude can sit far below
+        // that (measured 2.5 ulps at Dv = 1). Nothing to gain there either.
+        why = "Dv < 8 goes to the portable path under AUTO";
+        return Status::Ok();
+    }
+    uint32_t layout = VKA_CM_LAYOUT_NONE;
+    VKA_RETURN_IF_ERROR(coopmat_layout(ctx, &layout, &why));
+    if (layout == VKA_CM_LAYOUT_NONE) return decline();
+
+    const uint32_t hd = static_cast<uint32_t>(round_up(static_cast<uint64_t>(std::max(d.q.shape[3], d.v.shape[3])), 16));
+    // Tiling (measured on an H200, driver 580; TFLOP/s):
+    //   head dims <= 48: 4 warps x 16 rows (SD1.5 d40: 52; 2 m-tiles per warp 39);
+    //   64..80: 8 warps, O rescaled only when a row maximum grows by more than
+    //     2^8 (SDXL 95, against 68 with 4 warps and exact rescaling);
+    //   96..128: 8 warps, O rescaled in registers (Flux 58, WAN 70; 4 warps 48/54).
+    // 8 warps only when the grid still fills the device without split-KV
+    // (SDXL 2x20x1024: 4 warps 43, 8 warps + split-KV 37).
+    // VKATTN_COOPMAT_TILE=<suffix> forces attention_coopmat_f16_d<hd>_<suffix>
+    // where it exists ("w4": the 4-warp variant); the suffix names its tiling
+    // (w<warps>, m<m-tiles per warp>, k<keys per block>).
+    const uint64_t units8 = static_cast<uint64_t>(d.q.shape[0] * d.q.shape[1]) *
+                            ((static_cast<uint64_t>(d.q.shape[2]) + 127) / 128);
+    uint32_t nw = hd > 48 && units8 * 2 >= 1024 ? 8 : 4, mt = 1, bc = 64;
+    std::string shader = cat("attention_coopmat_f16_d", hd, nw == 8 ? (hd <= 80 ? "_w8_t8" : "_w8") : "");
+    if (const char *tile = std::getenv("VKATTN_COOPMAT_TILE"); tile && *tile) {
+        const std::string alt = std::strcmp(tile, "w4") == 0 ? cat("attention_coopmat_f16_d", hd)
+                                                              : cat("attention_coopmat_f16_d", hd, "_", tile);
+        if (find_embedded_shader(alt)) {
+            shader = alt, nw = 4;
+            std::string t = cat("_", tile, "_");
+            for (size_t at = 0; (at = t.find('_', at)) != std::string::npos && at + 2 < t.size(); at++) {
+                const char kind = t[at + 1];
+                const uint32_t v = static_cast<uint32_t>(std::strtoul(t.c_str() + at + 2, nullptr, 10));
+                if (v == 0) continue;
+                if (kind == 'w') nw = v;
+                else if (kind == 'm') mt = v;
+                else if (kind == 'k') bc = v;
+            }
+        }
+    }
+    if (!find_embedded_shader(shader)) {
+        why = cat("no coopmat variant for head-dim bucket ", hd);
+        return decline();
+    }
+    const uint32_t rs = hd / 8 + 1;
+    // K/V tiles (or the Q staging), one 16x16 f32 tile per warp, a float per row.
+    const uint32_t smem = 16 * std::max(nw * mt * 16 * rs, 2 * bc * rs) + 4 * nw * 256 + 4 * nw * mt * 16;
+    if (smem > ctx.caps().info.max_shared_memory) {
+        why = cat("the coopmat kernel needs ", smem, " bytes of shared memory; the device has ",
+                  ctx.caps().info.max_shared_memory);
+        return decline();
+    }
+    Config c;
+    c.wg = nw * 32, c.hdk = hd, c.hdv = hd, c.br = nw * mt * 16, c.bc = bc;
+    c.dc = layout, c.bv = nw, c.u_size = mt;
+    plan->cfg = c;
+    plan->shader = shader;
+    *chosen = true;
+    return Status::Ok();
+}
+
+bool plan_is_coopmat(const Plan &plan) { return plan.shader.rfind("attention_coopmat", 0) == 0; }
+
+}  // namespace vkattn::ops::attn

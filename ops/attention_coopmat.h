@@ -1,0 +1,52 @@
+// Flash attention on NV cooperative matrices: the chooser that swaps the
+// portable kernel for shaders/attention_coopmat.comp where the device and the
+// case allow it, and the accumulator-layout probe it depends on.
+//
+// The coopmat kernel has the portable kernel's interface (AttnParams,
+// AttnPush, bindings 0..7), so attn::make_plan/record dispatch it unchanged:
+// choose_coopmat only replaces plan->shader and plan->cfg, whose fields carry
+// the coopmat tiling under the portable specialization ids:
+//   wg = warps * 32, hdk = hdv = head-dim bucket, br = rows per workgroup,
+//   bc = keys per block, dc = accumulator layout (spec 5), bv = warps
+//   (spec 6), u_size = m-tiles per warp (spec 7).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "attention.h"
+#include "context.h"
+#include "status.h"
+#include "vkattn.h"
+
+namespace vkattn::ops::attn {
+
+// The accumulator layout of 16x16 f32 NV cooperative matrices on this
+// context's device (VKA_CM_LAYOUT_*), measured once per device and driver by
+// shaders/attention_coopmat_probe.comp and cached for the process.
+// VKA_CM_LAYOUT_NONE when the device has no usable NV cooperative matrix or the
+// probe found a layout the kernel cannot address; `why` says which.
+Status coopmat_layout(Context &ctx, uint32_t *layout, std::string *why);
+
+// Whether the coopmat kernel can serve `d` on this device; `why` says why not.
+// Rules: desc->backend AUTO or COOPMAT (and VKATTN_COOPMAT=0 not set for
+// AUTO); f16 inputs and f16 output (P is rounded to f16, so f32 outputs would
+// lose their f32 error bound; bf16 and f32 inputs go to the portable path);
+// max(D, Dv) <= 128 (the output accumulators of larger heads do not fit the
+// register file in this design); a 16x16x16 f16 x f16 -> f32 shape; subgroups
+// of 32 with shuffle and vote; the probe proved the accumulator layout.
+// Under AUTO, Dv < 8 also stays portable (see choose_coopmat).
+// Masks, causal, GQA, cross attention, any strides, LSE, split-KV and
+// windowed tensors are all served (same dispatch tiling as the portable path).
+bool coopmat_fits(Context &ctx, const vkattn_attention_desc &d, std::string *why);
+
+// Called by make_plan after the portable config is set: when the case fits,
+// replaces plan->shader and plan->cfg with the coopmat variant and sets
+// *chosen. Never fails for a case it cannot serve (the portable plan stays);
+// returns UNSUPPORTED only for desc->backend == VKATTN_BACKEND_COOPMAT.
+Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, bool *chosen);
+
+// True when `plan` runs the coopmat kernel (for vkattn_call_info.path).
+bool plan_is_coopmat(const Plan &plan);
+
+}  // namespace vkattn::ops::attn

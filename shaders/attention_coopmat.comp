@@ -1,0 +1,430 @@
+#version 450
+// Flash attention on NV cooperative matrices (GL_NV_cooperative_matrix,
+// 16x16x16, f16 inputs, f32 accumulators). Same interface as attention.comp
+// (AttnParams uniform, AttnPush push constants, bindings 0..7), so
+// ops/attention.cpp records it like the portable kernel.
+//
+// A workgroup of NW warps handles BR = NW * MT * 16 query rows of one
+// (batch, head); each warp owns MT m-tiles of 16 rows. Per key block of BC
+// keys:
+//   S = Q K^T            coopmat, f32 accumulators (Q fragments stay in
+//                        registers for the whole key loop)
+//   online softmax       in registers, f32, log2 domain (exp2 of an fma of the
+//                        raw score): each invocation reads and writes its own
+//                        accumulator elements. Which (row, column) element i
+//                        of an invocation holds was measured on the device by
+//                        attention_coopmat_probe.comp; the host only picks this
+//                        shader when the probe matched LAYOUT. Row maxima and
+//                        sums combine the 4 invocations that share a row with
+//                        subgroup shuffles (fixed order: deterministic).
+//   O = alpha O + P V    P is rounded to f16 (in [0, 2^TAU]); O stays f32. The
+//                        rescale runs only when some row's reference maximum
+//                        moved (TAU = 0: whenever the maximum grows; TAU = 8:
+//                        only when it grows by more than 2^8, which makes the
+//                        rescale rare). OSHARED = 0 scales O's elements in
+//                        registers; OSHARED = 1 moves O through shared memory
+//                        for the rescale and the final store, so that O's
+//                        elements are never addressed in registers (the driver
+//                        otherwise kept O in local memory at small head dims).
+// K and V tiles live in shared memory (one buffer each, rows padded by 16
+// bytes); the next tile's global loads are issued into registers before the
+// matrix work of the current phase, so their latency hides behind it. Loads
+// are 16 bytes wide when a tensor's d-stride is 1 and its row/head/batch
+// strides and origin are multiples of 8 elements; element gathers otherwise.
+//
+// Defines (one variant each): HD (head-dim bucket, multiple of 16, for both
+// D and Dv), NW (warps), MT (m-tiles per warp), BC (keys per block), TAU,
+// OSHARED. Specialization constants 1..7 mirror the portable kernel's ids: the
+// host passes the values the variant was built with (a mismatch writes
+// nothing) and LAYOUT (spec 5), the accumulator layout the probe found.
+#extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_shader_16bit_storage : require
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#extension GL_EXT_control_flow_attributes : require
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_NV_cooperative_matrix : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_shuffle : require
+#extension GL_KHR_shader_subgroup_vote : require
+#include "attention_params.h"
+#include "attention_math.glsl"
+#include "attention_coopmat_params.h"
+
+#ifndef HD
+#define HD 64
+#endif
+#ifndef NW
+#define NW 4
+#endif
+#ifndef MT
+#define MT 1
+#endif
+#ifndef BC
+#define BC 64
+#endif
+#ifndef TAU
+#define TAU 0  // rescale O only when a row maximum grows by more than TAU (log2 units); P <= 2^TAU
+#endif
+#ifndef OSHARED
+#define OSHARED 1  // 1: rescale and store O through shared memory (no register element access on O)
+#endif
+
+const uint WG = NW * 32u;
+const uint BR = NW * MT * 16u;
+const uint NF = HD / 16u;      // 16-wide fragments along the head dim
+const uint NJ = BC / 16u;      // 16-wide fragments along the keys
+const uint RS = HD / 8u + 1u;  // shared row stride in uvec4 (8 halves), padded
+const uint CH = HD / 8u;       // uvec4 chunks per row
+const uint NLD = (BC * CH + WG - 1u) / WG;  // chunks per invocation per K/V tile
+const uint SQ = BR * RS;                    // Q staging (aliases K and V)
+const uint SKV = 2u * BC * RS;
+const uint SMEM = SQ > SKV ? SQ : SKV;
+
+layout(local_size_x = WG) in;
+layout(constant_id = 1) const uint S_HDK = HD;
+layout(constant_id = 2) const uint S_HDV = HD;
+layout(constant_id = 3) const uint S_BR = BR;
+layout(constant_id = 4) const uint S_BC = BC;
+layout(constant_id = 5) const uint LAYOUT = VKA_CM_LAYOUT_MMA;
+layout(constant_id = 6) const uint S_NW = NW;
+layout(constant_id = 7) const uint S_MT = MT;
+
+layout(set = 0, binding = 0, std140) uniform Params { AttnParams P; };
+layout(set = 0, binding = 1, std430) readonly buffer Qb { uint16_t Q[]; };
+layout(set = 0, binding = 1, std430) readonly buffer Qv { uvec4 Q8[]; };
+layout(set = 0, binding = 2, std430) readonly buffer Kb { uint16_t K[]; };
+layout(set = 0, binding = 2, std430) readonly buffer Kv { uvec4 K8[]; };
+layout(set = 0, binding = 3, std430) readonly buffer Vb { uint16_t V[]; };
+layout(set = 0, binding = 3, std430) readonly buffer Vv { uvec4 V8[]; };
+layout(set = 0, binding = 4, std430) readonly buffer Mb { uint MASK[]; };
+layout(set = 0, binding = 5, std430) writeonly buffer Ob { uint16_t OUT[]; };
+layout(set = 0, binding = 6, std430) writeonly buffer Lb { float LSE[]; };
+layout(set = 0, binding = 7, std430) writeonly buffer Wb { float WS[]; };
+layout(push_constant) uniform Push { AttnPush pc; };
+
+shared uvec4 sMem[SMEM];
+#if OSHARED
+shared float sO[NW * 256u];  // one 16x16 f32 tile per warp
+shared float sRow[BR];       // a per-row factor of each warp's rows
+#endif
+const uint K_OFF = 0u;
+const uint V_OFF = BC * RS;
+
+#define ACC fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>
+#define HALF fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>
+
+const float LOG2E = 1.44269504088896341;
+const float LN2 = 0.693147180559945309;
+
+float mask_value(uint i) {
+    if (P.mask_kind == VKA_MASK_F32) return uintBitsToFloat(MASK[i]);
+    if (P.mask_kind == VKA_MASK_F16) {
+        uint w = MASK[i >> 1];
+        return unpackHalf2x16((i & 1u) != 0u ? (w >> 16) : (w & 0xffffu)).x;
+    }
+    uint w = MASK[i >> 2];
+    return ((w >> ((i & 3u) * 8u)) & 0xffu) != 0u ? 0.0 : VKA_NEG_INF;
+}
+
+// Row (0..15) and column (0..15) of accumulator element i of this invocation.
+uint elem_row(uint lane, uint i) {
+    return (lane >> 2) + 8u * (LAYOUT == VKA_CM_LAYOUT_MMA ? ((i >> 1) & 1u) : ((i >> 2) & 1u));
+}
+uint elem_col(uint lane, uint i) {
+    return 2u * (lane & 3u) + (i & 1u) + 8u * (LAYOUT == VKA_CM_LAYOUT_MMA ? (i >> 2) : ((i >> 1) & 1u));
+}
+// Which of the invocation's two rows element i belongs to.
+uint elem_slot(uint i) { return LAYOUT == VKA_CM_LAYOUT_MMA ? ((i >> 1) & 1u) : ((i >> 2) & 1u); }
+
+// 8 consecutive head-dim elements [c*8, c*8+8) of row `row` (element index
+// `rbase` of its d = 0), zero past `ncols`. Fast: one 16-byte load.
+uvec4 load_q(bool fast, uint rbase, uint c, uint ncols, uint sd) {
+    uint d0 = c * 8u;
+    if (d0 >= ncols) return uvec4(0u);
+    if (fast) return Q8[(rbase + d0) >> 3];
+    uint h[8];
+    [[unroll]] for (uint e = 0; e < 8u; ++e) h[e] = d0 + e < ncols ? uint(Q[rbase + (d0 + e) * sd]) : 0u;
+    return uvec4(h[0] | (h[1] << 16), h[2] | (h[3] << 16), h[4] | (h[5] << 16), h[6] | (h[7] << 16));
+}
+uvec4 load_k(bool fast, uint rbase, uint c, uint ncols, uint sd) {
+    uint d0 = c * 8u;
+    if (d0 >= ncols) return uvec4(0u);
+    if (fast) return K8[(rbase + d0) >> 3];
+    uint h[8];
+    [[unroll]] for (uint e = 0; e < 8u; ++e) h[e] = d0 + e < ncols ? uint(K[rbase + (d0 + e) * sd]) : 0u;
+    return uvec4(h[0] | (h[1] << 16), h[2] | (h[3] << 16), h[4] | (h[5] << 16), h[6] | (h[7] << 16));
+}
+uvec4 load_v(bool fast, uint rbase, uint c, uint ncols, uint sd) {
+    uint d0 = c * 8u;
+    if (d0 >= ncols) return uvec4(0u);
+    if (fast) return V8[(rbase + d0) >> 3];
+    uint h[8];
+    [[unroll]] for (uint e = 0; e < 8u; ++e) h[e] = d0 + e < ncols ? uint(V[rbase + (d0 + e) * sd]) : 0u;
+    return uvec4(h[0] | (h[1] << 16), h[2] | (h[3] << 16), h[4] | (h[5] << 16), h[6] | (h[7] << 16));
+}
+
+void main() {
+    // The host passes the values this variant was built with.
+    if (S_HDK != HD || S_HDV != HD || S_BR != BR || S_BC != BC || S_NW != NW || S_MT != MT) return;
+
+    const uint lid = gl_LocalInvocationID.x;
+    const uint lane = gl_SubgroupInvocationID;
+    const uint warp = gl_SubgroupID;
+    const uint bh = gl_WorkGroupID.y;
+    const uint hl = bh % pc.tile_h, bl = bh / pc.tile_h;
+    const uint h = pc.h0 + hl;
+    const uint kvh = h / P.group - pc.h0 / P.group;
+    const uint row0 = gl_WorkGroupID.x * BR;  // inside the tile
+    const uint qrows = min(pc.tile_q, P.nq - pc.q0);
+    const bool causal = (P.flags & VKA_ATTN_CAUSAL) != 0u;
+    const bool has_mask = P.mask_kind != VKA_MASK_NONE;
+    const uint ks = pc.k0 + gl_WorkGroupID.z * P.split_len;
+    uint ke = min(pc.k_end, ks + P.split_len);
+    if (causal) ke = min(ke, pc.q0 + row0 + BR);
+
+    const uint qbase = pc.q_org + bl * P.q_sb + hl * P.q_sh;
+    const uint kbase = pc.k_org + bl * P.k_sb + kvh * P.k_sh;
+    const uint vbase = pc.v_org + bl * P.v_sb + kvh * P.v_sh;
+    const uint mbase = pc.m_org + bl * P.m_sb + hl * P.m_sh;
+    const bool fq = P.q_sd == 1u && ((P.q_sn | P.q_sh | P.q_sb | pc.q_org | P.d) & 7u) == 0u;
+    const bool fk = P.k_sd == 1u && ((P.k_sn | P.k_sh | P.k_sb | pc.k_org | P.d) & 7u) == 0u;
+    const bool fv = P.v_sd == 1u && ((P.v_sn | P.v_sh | P.v_sb | pc.v_org | P.dv) & 7u) == 0u;
+    const float c2 = P.scale * LOG2E;
+
+    // ---- Q: stage through shared memory, keep the fragments in registers ----
+    for (uint e = lid; e < BR * CH; e += WG) {
+        uint r = e / CH, c = e % CH;
+        uvec4 x = uvec4(0u);
+        if (row0 + r < qrows) x = load_q(fq, qbase + (row0 + r) * P.q_sn, c, P.d, P.q_sd);
+        sMem[r * RS + c] = x;
+    }
+    barrier();
+    HALF qf[MT][NF];
+    [[unroll]] for (uint t = 0; t < MT; ++t)
+        [[unroll]] for (uint f = 0; f < NF; ++f)
+            coopMatLoadNV(qf[t][f], sMem, ((warp * MT + t) * 16u) * RS + f * 2u, RS, false);
+    barrier();
+
+    ACC o[MT][NF];
+    [[unroll]] for (uint t = 0; t < MT; ++t)
+        [[unroll]] for (uint f = 0; f < NF; ++f) o[t][f] = ACC(0.0);
+    float m[MT][2], l[MT][2];
+    [[unroll]] for (uint t = 0; t < MT; ++t) {
+        m[t][0] = m[t][1] = VKA_NEG_INF;
+        l[t][0] = l[t][1] = 0.0;
+    }
+
+    // First K tile (and V without prefetching) straight into shared memory.
+    if (ks < ke) {
+        for (uint e = lid; e < BC * CH; e += WG) {
+            uint r = e / CH, c = e % CH;
+            uvec4 x = uvec4(0u);
+            if (ks + r < ke) x = load_k(fk, kbase + (ks + r - pc.k0) * P.k_sn, c, P.d, P.k_sd);
+            sMem[K_OFF + r * RS + c] = x;
+        }
+    }
+    barrier();
+
+    uvec4 pre[NLD];
+    for (uint kb = ks; kb < ke; kb += BC) {
+        // Issue the V tile's loads; they land while S is computed.
+        [[unroll]] for (uint u = 0; u < NLD; ++u) {
+            uint e = lid + u * WG;
+            uint r = e / CH, c = e % CH;
+            pre[u] = uvec4(0u);
+            if (e < BC * CH && kb + r < ke) pre[u] = load_v(fv, vbase + (kb + r - pc.k0) * P.v_sn, c, P.dv, P.v_sd);
+        }
+
+        // ---- S = Q K^T ----
+        ACC s[MT][NJ];
+        [[unroll]] for (uint j = 0; j < NJ; ++j)
+            [[unroll]] for (uint t = 0; t < MT; ++t) s[t][j] = ACC(0.0);
+        // Consecutive products go to different accumulators (no dependency chain).
+        [[unroll]] for (uint f = 0; f < NF; ++f)
+            [[unroll]] for (uint j = 0; j < NJ; ++j) {
+                HALF kf;
+                coopMatLoadNV(kf, sMem, K_OFF + (j * 16u) * RS + f * 2u, RS, true);
+                [[unroll]] for (uint t = 0; t < MT; ++t) s[t][j] = coopMatMulAddNV(qf[t][f], kf, s[t][j]);
+            }
+
+        // ---- online softmax in registers (log2 domain) ----
+        const bool edge = kb + BC > ke || has_mask || (causal && kb + BC - 1u > pc.q0 + row0);
+        bool moved = false;
+        float alpha[MT][2];
+        [[unroll]] for (uint t = 0; t < MT; ++t) {
+            const uint rt = row0 + (warp * MT + t) * 16u;  // first row of the m-tile, in the tile
+            float mx[2] = {VKA_NEG_INF, VKA_NEG_INF};
+            if (edge) {
+                [[unroll]] for (uint j = 0; j < NJ; ++j)
+                    [[unroll]] for (uint i = 0; i < 8u; ++i) {
+                        uint r = rt + elem_row(lane, i);
+                        uint gj = kb + j * 16u + elem_col(lane, i);
+                        bool keep = gj < ke && (!causal || gj <= pc.q0 + r);
+                        float y = s[t][j][i] * c2;
+                        if (keep && has_mask && r < qrows)
+                            y = fma(mask_value(mbase + r * P.m_sn + (gj - pc.k0) * P.m_sd), LOG2E, y);
+                        y = keep ? y : VKA_NEG_INF;
+                        s[t][j][i] = y;
+                        mx[elem_slot(i)] = max(mx[elem_slot(i)], y);
+                    }
+            } else {
+                [[unroll]] for (uint j = 0; j < NJ; ++j)
+                    [[unroll]] for (uint i = 0; i < 8u; ++i) mx[elem_slot(i)] = max(mx[elem_slot(i)], s[t][j][i] * c2);
+            }
+            float mu[2];
+            [[unroll]] for (uint q = 0; q < 2u; ++q) {
+                float x = max(mx[q], subgroupShuffleXor(mx[q], 1u));
+                x = max(x, subgroupShuffleXor(x, 2u));
+                // m is the reference maximum P is taken against; it moves
+                // when the row maximum passes it by more than TAU.
+                const float mo = m[t][q];
+                const bool up = mo == VKA_NEG_INF ? x > mo : x > mo + float(TAU);
+                const float mn = up ? x : mo;
+                moved = moved || (up && mo != VKA_NEG_INF);  // O is still 0 otherwise
+                mu[q] = mn == VKA_NEG_INF ? 0.0 : mn;
+                alpha[t][q] = up ? exp2(mo - mu[q]) : 1.0;
+                m[t][q] = mn;
+            }
+            float sum[2] = {0.0, 0.0};
+            [[unroll]] for (uint j = 0; j < NJ; ++j)
+                [[unroll]] for (uint i = 0; i < 8u; ++i) {
+                    uint q = elem_slot(i);
+                    float p = edge ? exp2(s[t][j][i] - mu[q]) : exp2(fma(s[t][j][i], c2, -mu[q]));
+                    s[t][j][i] = p;
+                    sum[q] += p;
+                }
+            [[unroll]] for (uint q = 0; q < 2u; ++q) l[t][q] = fma(l[t][q], alpha[t][q], sum[q]);
+        }
+        if (subgroupAny(moved)) {
+#if OSHARED
+            // Through shared memory: the driver keeps O in registers only
+            // while its elements are never addressed one by one.
+            if ((lane & 3u) == 0u)
+                [[unroll]] for (uint t = 0; t < MT; ++t) {
+                    sRow[(warp * MT + t) * 16u + (lane >> 2)] = alpha[t][0];
+                    sRow[(warp * MT + t) * 16u + (lane >> 2) + 8u] = alpha[t][1];
+                }
+            [[unroll]] for (uint t = 0; t < MT; ++t)
+                [[unroll]] for (uint f = 0; f < NF; ++f) {
+                    subgroupBarrier();
+                    coopMatStoreNV(o[t][f], sO, warp * 256u, 16u, false);
+                    subgroupBarrier();
+                    const float a = sRow[(warp * MT + t) * 16u + (lane >> 1)];
+                    [[unroll]] for (uint e = 0; e < 8u; ++e) sO[warp * 256u + lane * 8u + e] *= a;
+                    subgroupBarrier();
+                    coopMatLoadNV(o[t][f], sO, warp * 256u, 16u, false);
+                }
+            subgroupBarrier();
+#else
+            [[unroll]] for (uint t = 0; t < MT; ++t)
+                [[unroll]] for (uint f = 0; f < NF; ++f)
+                    [[unroll]] for (uint i = 0; i < 8u; ++i) o[t][f][i] *= alpha[t][elem_slot(i)];
+#endif
+        }
+        HALF pf[MT][NJ];
+        [[unroll]] for (uint t = 0; t < MT; ++t)
+            [[unroll]] for (uint j = 0; j < NJ; ++j) pf[t][j] = HALF(s[t][j]);
+        const uint kn = kb + BC;
+
+        // V into shared memory (its previous readers finished at the last barrier).
+        [[unroll]] for (uint u = 0; u < NLD; ++u) {
+            uint e = lid + u * WG;
+            if (e < BC * CH) sMem[V_OFF + (e / CH) * RS + e % CH] = pre[u];
+        }
+        barrier();
+
+        // Next K tile's loads, in flight during P V.
+        [[unroll]] for (uint u = 0; u < NLD; ++u) {
+            uint e = lid + u * WG;
+            uint r = e / CH, c = e % CH;
+            pre[u] = uvec4(0u);
+            if (e < BC * CH && kn + r < ke) pre[u] = load_k(fk, kbase + (kn + r - pc.k0) * P.k_sn, c, P.d, P.k_sd);
+        }
+
+        // ---- O += P V ----
+        [[unroll]] for (uint j = 0; j < NJ; ++j)
+            [[unroll]] for (uint f = 0; f < NF; ++f) {
+                HALF vf;
+                coopMatLoadNV(vf, sMem, V_OFF + (j * 16u) * RS + f * 2u, RS, false);
+                [[unroll]] for (uint t = 0; t < MT; ++t) o[t][f] = coopMatMulAddNV(pf[t][j], vf, o[t][f]);
+            }
+
+        if (kn < ke) {
+            [[unroll]] for (uint u = 0; u < NLD; ++u) {
+                uint e = lid + u * WG;
+                if (e < BC * CH) sMem[K_OFF + (e / CH) * RS + e % CH] = pre[u];
+            }
+        }
+        barrier();
+    }
+
+    // ---- store ----
+    const bool partials = (P.flags & VKA_ATTN_PARTIALS) != 0u;
+    const bool want_lse = (P.flags & VKA_ATTN_LSE) != 0u;
+    [[unroll]] for (uint t = 0; t < MT; ++t) {
+        const uint rt = row0 + (warp * MT + t) * 16u;
+        float lt[2], inv[2];
+        [[unroll]] for (uint q = 0; q < 2u; ++q) {
+            float x = l[t][q] + subgroupShuffleXor(l[t][q], 1u);
+            x += subgroupShuffleXor(x, 2u);
+            lt[q] = x;
+            inv[q] = x > 0.0 ? recip_refined(x) : 0.0;
+        }
+#if OSHARED
+        if ((lane & 3u) == 0u) {
+            sRow[(warp * MT + t) * 16u + (lane >> 2)] = partials ? 1.0 : inv[0];
+            sRow[(warp * MT + t) * 16u + (lane >> 2) + 8u] = partials ? 1.0 : inv[1];
+        }
+        [[unroll]] for (uint f = 0; f < NF; ++f) {
+            subgroupBarrier();
+            coopMatStoreNV(o[t][f], sO, warp * 256u, 16u, false);
+            subgroupBarrier();
+            const uint r = lane >> 1, row = rt + r;
+            const float sc = sRow[(warp * MT + t) * 16u + r];
+            [[unroll]] for (uint e = 0; e < 8u; ++e) {
+                const uint col = f * 16u + (lane & 1u) * 8u + e;
+                if (row >= qrows || col >= P.dv) continue;
+                const float x = sO[warp * 256u + lane * 8u + e] * sc;
+                if (partials) {
+                    uint cell = ((pc.part0 + gl_WorkGroupID.z) * pc.tile_bh + bh) * pc.tile_q + row;
+                    WS[cell * P.dv + col] = x;
+                } else {
+                    OUT[pc.o_org + bl * P.o_sb + hl * P.o_sh + row * P.o_sn + col * P.o_sd] =
+                        uint16_t(f32_to_f16_bits(x));
+                }
+            }
+        }
+#else
+        [[unroll]] for (uint f = 0; f < NF; ++f)
+            [[unroll]] for (uint i = 0; i < 8u; ++i) {
+                uint row = rt + elem_row(lane, i);
+                uint col = f * 16u + elem_col(lane, i);
+                if (row >= qrows || col >= P.dv) continue;
+                if (partials) {
+                    uint cell = ((pc.part0 + gl_WorkGroupID.z) * pc.tile_bh + bh) * pc.tile_q + row;
+                    WS[cell * P.dv + col] = o[t][f][i];
+                } else {
+                    OUT[pc.o_org + bl * P.o_sb + hl * P.o_sh + row * P.o_sn + col * P.o_sd] =
+                        uint16_t(f32_to_f16_bits(o[t][f][i] * inv[elem_slot(i)]));
+                }
+            }
+#endif
+        // One invocation per row writes the row statistics.
+        if ((lane & 3u) == 0u) {
+            [[unroll]] for (uint q = 0; q < 2u; ++q) {
+                uint row = rt + (lane >> 2) + 8u * q;
+                if (row >= qrows) continue;
+                float mn = m[t][q] * LN2;  // natural-log units, as the portable kernel
+                if (partials) {
+                    uint cell = ((pc.part0 + gl_WorkGroupID.z) * pc.tile_bh + bh) * pc.tile_q + row;
+                    uint mlb = pc.n_parts * pc.tile_bh * pc.tile_q * P.dv;
+                    WS[mlb + 2u * cell] = mn;
+                    WS[mlb + 2u * cell + 1u] = lt[q];
+                } else if (want_lse) {
+                    LSE[pc.l_org + bl * P.l_sb + hl * P.l_sh + row * P.l_sn] =
+                        lt[q] > 0.0 ? mn + log_ge1(lt[q]) : VKA_NEG_INF;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,524 @@
+// Flash attention on NV cooperative matrices (ops/attention_coopmat.cpp,
+// shaders/attention_coopmat.comp) against the double-precision reference,
+// through the C ABI with desc.backend = VKATTN_BACKEND_COOPMAT and AUTO.
+//
+// Runs where the device has VK_NV_cooperative_matrix with a usable layout;
+// elsewhere (lavapipe has no cooperative matrices) each test WARNs why and
+// skips, after checking that BACKEND_COOPMAT answers UNSUPPORTED with a reason.
+//
+// Tolerances as in test_attention.cpp: f16 outputs within kTolLowp = 2 ulps of
+// f16 at the row magnitude (max |ref| over the row); lse within
+// 8 * (1 + log2(Nk)) ulps of f32 at max(|lse|, 1). The kernel accumulates
+// q.k, the row max/sum and the output in f32; only P is f16 (in [0, 1], or
+// [0, 2^8] for the _t8 variants).
+//
+// One exception, stated where it is used (Case::p_round): rounding P to f16
+// adds up to 2^-11 * sum_j p_j |v_j| / sum_j p_j to an output, which exceeds
+// 2 ulps of the row magnitude when the output cancels (|out| << |v|). D = 1
+// with 77 keys does that (measured 2.5 ulps on an H200); that case is checked
+// against 2 ulps plus this bound, computed by the reference on |v|.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "attention_reference.h"
+#include "test_util.h"
+#include "vkattn.h"
+
+namespace {
+
+using vkattn::ref::ulp;
+
+constexpr double kTolLowp = 2.0;
+double tol_f32(int64_t nk) { return 8.0 * (1.0 + std::log2(static_cast<double>(nk))); }
+
+struct Stats {
+    std::map<std::string, double> worst;
+    ~Stats() {
+        for (auto &[k, v] : worst) std::printf("attention coopmat max error %-6s %.3f ulp\n", k.c_str(), v);
+    }
+    void note(const std::string &k, double v) { worst[k] = std::max(worst[k], v); }
+} g_stats;
+
+enum class Layout { BHND, BNHD, Sliced };
+
+struct Case {
+    vkattn_dtype dtype = VKATTN_DTYPE_F16;
+    vkattn_dtype out_dtype = VKATTN_DTYPE_COUNT_;  // COUNT_: same as dtype
+    vkattn_backend backend = VKATTN_BACKEND_COOPMAT;
+    int64_t B = 1, Hq = 2, Hkv = 0, Nq = 77, Nk = 0, D = 64, Dv = 0;
+    uint32_t flags = VKATTN_ATTENTION_LSE;
+    float scale = 0;
+    Layout layout = Layout::BHND;
+    vkattn_mask_kind mask_kind = VKATTN_MASK_NONE;
+    vkattn_dtype mask_dtype = VKATTN_DTYPE_F32;
+    int64_t mask_shape[4] = {0, 0, 0, 0};  // 0: full, 1: broadcast
+    bool mask_neg_inf = false;             // scattered -inf / false, rows 1 and 3 fully masked
+    float qk_mul = 1, v_add = 0;
+    bool host = false;
+    bool p_round = false;  // add the f16-P rounding bound (see the top of the file)
+    uint32_t seed = 7;
+};
+
+struct Array {
+    vkattn_dtype dt = VKATTN_DTYPE_F32;
+    int64_t n = 0;
+    std::vector<uint8_t> bytes;
+    void alloc(vkattn_dtype t, int64_t count) {
+        dt = t, n = count;
+        bytes.assign(static_cast<size_t>(count * static_cast<int64_t>(vkattn_dtype_size(t))), 0);
+    }
+    void set(int64_t i, double x) {
+        const float f = static_cast<float>(x);
+        if (dt == VKATTN_DTYPE_F32) std::memcpy(&bytes[i * 4], &f, 4);
+        else if (dt == VKATTN_DTYPE_F16 || dt == VKATTN_DTYPE_BF16) {
+            uint16_t h = dt == VKATTN_DTYPE_F16 ? vkattn::ref::f32_to_f16(f) : vkattn::ref::f32_to_bf16(f);
+            std::memcpy(&bytes[i * 2], &h, 2);
+        } else bytes[i] = x != 0 ? 1 : 0;
+    }
+    double get(int64_t i) const { return vkattn::ref::load(bytes.data(), dt, i); }
+};
+
+vkattn_view make_view(Layout l, int64_t a, int64_t b, int64_t c, int64_t d, int64_t *elems) {
+    vkattn_view v{};
+    v.shape[0] = a, v.shape[1] = b, v.shape[2] = c, v.shape[3] = d;
+    if (l == Layout::BHND) {
+        v.strides[3] = 1, v.strides[2] = d, v.strides[1] = c * d, v.strides[0] = b * c * d;
+        *elems = a * b * c * d;
+    } else if (l == Layout::BNHD) {
+        v.strides[3] = 1, v.strides[1] = d, v.strides[2] = b * d, v.strides[0] = c * b * d;
+        *elems = a * b * c * d;
+    } else {  // every other element of a wider row, past an offset: the gather path
+        const int64_t row = 2 * d + 3;
+        v.offset = 5;
+        v.strides[3] = 2, v.strides[2] = row, v.strides[1] = c * row, v.strides[0] = b * c * row;
+        *elems = a * b * c * row + 5;
+    }
+    return v;
+}
+
+struct Problem {
+    Case cs;
+    vkattn_attention_desc desc = VKATTN_ATTENTION_DESC_INIT;
+    Array q, k, v, mask, out, lse;
+};
+
+void build(const Case &c0, Problem *p) {
+    Case c = c0;
+    if (!c.Hkv) c.Hkv = c.Hq;
+    if (!c.Nk) c.Nk = c.Nq;
+    if (!c.Dv) c.Dv = c.D;
+    if (c.out_dtype == VKATTN_DTYPE_COUNT_) c.out_dtype = c.dtype;
+    p->cs = c;
+    vkattn_attention_desc &d = p->desc;
+    d = VKATTN_ATTENTION_DESC_INIT;
+    d.dtype = c.dtype, d.out_dtype = c.out_dtype, d.flags = c.flags, d.backend = c.backend;
+    if (c.scale != 0) d.flags |= VKATTN_ATTENTION_SCALE, d.scale = c.scale;
+    d.mask_kind = c.mask_kind;
+    d.mask_dtype = c.mask_kind == VKATTN_MASK_BOOL ? VKATTN_DTYPE_BOOL : c.mask_dtype;
+    int64_t n;
+    std::mt19937 rng(c.seed);
+    std::normal_distribution<double> nd(0.0, 1.0);
+    d.q = make_view(c.layout, c.B, c.Hq, c.Nq, c.D, &n);
+    p->q.alloc(c.dtype, n);
+    for (int64_t i = 0; i < n; i++) p->q.set(i, nd(rng) * c.qk_mul);
+    d.k = make_view(c.layout, c.B, c.Hkv, c.Nk, c.D, &n);
+    p->k.alloc(c.dtype, n);
+    for (int64_t i = 0; i < n; i++) p->k.set(i, nd(rng) * c.qk_mul);
+    d.v = make_view(c.layout, c.B, c.Hkv, c.Nk, c.Dv, &n);
+    p->v.alloc(c.dtype, n);
+    for (int64_t i = 0; i < n; i++) p->v.set(i, nd(rng) + c.v_add);
+    d.out = make_view(c.layout, c.B, c.Hq, c.Nq, c.Dv, &n);
+    p->out.alloc(c.out_dtype, n);
+    std::fill(p->out.bytes.begin(), p->out.bytes.end(), 0x7b);
+    if (c.flags & VKATTN_ATTENTION_LSE) {
+        d.lse = make_view(Layout::BHND, c.B, c.Hq, c.Nq, 1, &n);
+        p->lse.alloc(VKATTN_DTYPE_F32, n);
+    }
+    if (c.mask_kind != VKATTN_MASK_NONE) {
+        const int64_t full[4] = {c.B, c.Hq, c.Nq, c.Nk};
+        int64_t ms[4];
+        for (int i = 0; i < 4; i++) ms[i] = c.mask_shape[i] == 1 ? 1 : full[i];
+        d.mask = make_view(Layout::BHND, ms[0], ms[1], ms[2], ms[3], &n);
+        p->mask.alloc(d.mask_dtype, n);
+        std::uniform_real_distribution<double> ud(0.0, 1.0);
+        for (int64_t i = 0; i < n; i++) {
+            const bool drop = c.mask_neg_inf && ud(rng) < 0.3;
+            if (c.mask_kind == VKATTN_MASK_BOOL) p->mask.set(i, drop ? 0 : 1);
+            else p->mask.set(i, drop ? -std::numeric_limits<double>::infinity() : nd(rng) * 2);
+        }
+        if (c.mask_neg_inf && ms[2] > 3 && ms[3] > 1)
+            for (int64_t a = 0; a < ms[0] * ms[1]; a++)
+                for (int64_t r : {int64_t(1), int64_t(3)})
+                    for (int64_t j = 0; j < ms[3]; j++)
+                        p->mask.set((a * ms[2] + r) * ms[3] + j, c.mask_kind == VKATTN_MASK_BOOL ? 0 : -INFINITY);
+    }
+}
+
+struct Tensors {
+    std::vector<vkattn_tensor> all;
+    ~Tensors() {
+        for (auto t : all) vkattn_tensor_destroy(t);
+    }
+    vkattn_tensor make(vkattn_context ctx, const Array &a) {
+        vkattn_tensor t = nullptr;
+        const int64_t n = a.n;
+        VKA_CHECK_OK(vkattn_tensor_create(ctx, a.dt, 1, &n, &t));
+        all.push_back(t);
+        VKA_CHECK_OK(vkattn_tensor_upload(t, a.bytes.data(), a.bytes.size()));
+        return t;
+    }
+};
+
+vkattn_status run(vkattn_context ctx, Problem &p) {
+    const bool has_mask = p.desc.mask_kind != VKATTN_MASK_NONE, has_lse = p.desc.flags & VKATTN_ATTENTION_LSE;
+    if (p.cs.host)
+        return vkattn_attention_host(ctx, &p.desc, p.q.bytes.data(), p.k.bytes.data(), p.v.bytes.data(),
+                                     has_mask ? p.mask.bytes.data() : nullptr, p.out.bytes.data(),
+                                     has_lse ? reinterpret_cast<float *>(p.lse.bytes.data()) : nullptr);
+    Tensors ts;
+    vkattn_tensor tq = ts.make(ctx, p.q), tk = ts.make(ctx, p.k), tv = ts.make(ctx, p.v), to = ts.make(ctx, p.out);
+    vkattn_tensor tm = has_mask ? ts.make(ctx, p.mask) : nullptr, tl = has_lse ? ts.make(ctx, p.lse) : nullptr;
+    vkattn_status s = vkattn_attention(ctx, &p.desc, tq, tk, tv, tm, to, tl);
+    if (s != VKATTN_SUCCESS) return s;
+    VKA_CHECK_OK(vkattn_tensor_download(to, p.out.bytes.data(), p.out.bytes.size()));
+    if (has_lse) VKA_CHECK_OK(vkattn_tensor_download(tl, p.lse.bytes.data(), p.lse.bytes.size()));
+    return s;
+}
+
+std::vector<int64_t> sample_rows(int64_t n, uint32_t seed) {
+    std::vector<int64_t> r;
+    if (n <= 160) {
+        for (int64_t i = 0; i < n; i++) r.push_back(i);
+        return r;
+    }
+    for (int64_t i : {int64_t(0), int64_t(1), int64_t(2), int64_t(3), int64_t(15), int64_t(16), n / 2, n - 2, n - 1})
+        r.push_back(i);
+    std::mt19937 rng(seed);
+    for (int i = 0; i < 9; i++) r.push_back(static_cast<int64_t>(rng() % static_cast<uint32_t>(n)));
+    std::sort(r.begin(), r.end());
+    r.erase(std::unique(r.begin(), r.end()), r.end());
+    return r;
+}
+
+void check(Problem &p) {
+    const Case &c = p.cs;
+    const vkattn_attention_desc &d = p.desc;
+    const double tol = c.out_dtype == VKATTN_DTYPE_F32 ? tol_f32(c.Nk) : kTolLowp;
+    const bool has_lse = d.flags & VKATTN_ATTENTION_LSE;
+    double worst = 0, worst_lse = 0;
+    const std::vector<int64_t> rows = sample_rows(c.Nq, c.seed);
+    std::vector<double> ro, rl, rabs, rlabs;
+    Array vabs = p.v;
+    if (c.p_round)
+        for (int64_t i = 0; i < vabs.n; i++) vabs.set(i, std::fabs(vabs.get(i)));
+    for (int64_t b = 0; b < c.B; b++)
+        for (int64_t h = 0; h < c.Hq; h++) {
+            vkattn::ref::attention_rows(d, p.q.bytes.data(), p.k.bytes.data(), p.v.bytes.data(),
+                                        p.mask.bytes.empty() ? nullptr : p.mask.bytes.data(), b, h, rows, &ro, &rl);
+            if (c.p_round)
+                vkattn::ref::attention_rows(d, p.q.bytes.data(), p.k.bytes.data(), vabs.bytes.data(),
+                                            p.mask.bytes.empty() ? nullptr : p.mask.bytes.data(), b, h, rows, &rabs,
+                                            &rlabs);
+            for (size_t r = 0; r < rows.size(); r++) {
+                const int64_t i = rows[r];
+                double mag = 0;
+                for (int64_t j = 0; j < c.Dv; j++) mag = std::max(mag, std::fabs(ro[r * c.Dv + j]));
+                const double u = ulp(c.out_dtype, mag);
+                for (int64_t j = 0; j < c.Dv; j++) {
+                    const int64_t at = d.out.offset + b * d.out.strides[0] + h * d.out.strides[1] +
+                                       i * d.out.strides[2] + j * d.out.strides[3];
+                    const double got = p.out.get(at), want = ro[r * c.Dv + j];
+                    double err = std::fabs(got - want) / u;
+                    if (c.p_round) err = std::max(0.0, std::fabs(got - want) - std::ldexp(rabs[r * c.Dv + j], -11)) / u;
+                    if (!(err <= tol)) {
+                        INFO("b " << b << " h " << h << " row " << i << " col " << j << ": got " << got << " want "
+                                  << want << " (" << err << " ulp of " << mag << ", tolerance " << tol << ")");
+                        REQUIRE(err <= tol);
+                    }
+                    worst = std::max(worst, err);
+                }
+                if (has_lse) {
+                    const int64_t at = d.lse.offset + b * d.lse.strides[0] + h * d.lse.strides[1] + i * d.lse.strides[2];
+                    const double got = p.lse.get(at), want = rl[r];
+                    if (std::isinf(want)) {
+                        INFO("lse of a fully masked row, b " << b << " h " << h << " row " << i);
+                        REQUIRE((std::isinf(got) && got < 0));
+                        REQUIRE(mag == 0);
+                    } else {
+                        const double err = std::fabs(got - want) / ulp(VKATTN_DTYPE_F32, std::max(std::fabs(want), 1.0));
+                        INFO("lse b " << b << " h " << h << " row " << i << ": got " << got << " want " << want);
+                        REQUIRE(err <= tol_f32(c.Nk));
+                        worst_lse = std::max(worst_lse, err);
+                    }
+                }
+            }
+        }
+    if (c.layout == Layout::Sliced) {
+        const uint8_t *o = p.out.bytes.data();
+        const size_t es = vkattn_dtype_size(c.out_dtype);
+        REQUIRE(o[0] == 0x7b);
+        REQUIRE(o[(5 + 1) * es] == 0x7b);
+    }
+    g_stats.note(c.out_dtype == VKATTN_DTYPE_F32 ? "f32" : c.out_dtype == VKATTN_DTYPE_F16 ? "f16" : "bf16", worst);
+    if (has_lse) g_stats.note("lse", worst_lse);
+}
+
+std::string last_path(vkattn_context ctx) {
+    vkattn_call_info info = VKATTN_CALL_INFO_INIT;
+    REQUIRE(vkattn_context_last_call(ctx, &info) == VKATTN_SUCCESS);
+    return info.path;
+}
+
+// Runs the case, checks it against the reference and returns the path that ran.
+std::string run_and_check(vkattn_context ctx, const Case &c) {
+    Problem p;
+    build(c, &p);
+    INFO("B " << p.cs.B << " Hq " << p.cs.Hq << " Hkv " << p.cs.Hkv << " Nq " << p.cs.Nq << " Nk " << p.cs.Nk << " D "
+              << p.cs.D << " Dv " << p.cs.Dv << " flags " << p.cs.flags << " mask " << p.cs.mask_kind
+              << (p.cs.host ? " host" : " device") << " backend " << p.cs.backend);
+    vkattn_status s = run(ctx, p);
+    INFO("status " << vkattn_status_string(s) << ": " << (s ? vkattn_last_error() : ""));
+    REQUIRE(s == VKATTN_SUCCESS);
+    check(p);
+    return last_path(ctx);
+}
+
+// Runs a forced-coopmat case and requires that the coopmat kernel ran.
+void coop(vkattn_context ctx, const Case &c) {
+    const std::string path = run_and_check(ctx, c);
+    INFO("path " << path);
+    CHECK(path.rfind("coopmat_nv", 0) == 0);
+}
+
+struct EnvGuard {
+    const char *name;
+    EnvGuard(const char *n, const char *v) : name(n) { setenv(n, v, 1); }
+    ~EnvGuard() { unsetenv(name); }
+};
+
+// True when this device serves BACKEND_COOPMAT; otherwise WARNs why (and
+// checks the UNSUPPORTED answer) so that the caller can skip.
+bool coopmat_available(vkattn_context ctx) {
+    Case c;
+    c.Nq = 5, c.Nk = 9, c.D = 16;
+    Problem p;
+    build(c, &p);
+    vkattn_status s = run(ctx, p);
+    if (s == VKATTN_SUCCESS) return true;
+    const std::string msg = vkattn_last_error();
+    REQUIRE(s == VKATTN_ERROR_UNSUPPORTED);
+    CHECK(msg.find("VKATTN_BACKEND_COOPMAT") != std::string::npos);
+    vkattn_device_info info = VKATTN_DEVICE_INFO_INIT;
+    VKA_CHECK_OK(vkattn_context_get_device_info(ctx, &info));
+    WARN("skipped: the coopmat attention path is unavailable on " << info.name << ": " << msg);
+    return false;
+}
+
+#define VKA_REQUIRE_COOPMAT(ctx)                       \
+    do {                                               \
+        VKA_REQUIRE_DEVICE(ctx);                       \
+        if (!coopmat_available(ctx)) return;           \
+    } while (0)
+
+}  // namespace
+
+TEST_CASE("attention coopmat: head dims", "[attention][coopmat]") {
+    TestContext ctx;
+    VKA_REQUIRE_COOPMAT(ctx.ctx);
+    for (int64_t D : {1, 8, 16, 40, 64, 72, 80, 96, 112, 128}) {
+        Case c;
+        c.D = D, c.Nq = 37, c.Nk = 77;
+        c.p_round = D == 1;  // outputs far below |v| (see the top of the file)
+        coop(ctx, c);
+    }
+}
+
+TEST_CASE("attention coopmat: sequence lengths", "[attention][coopmat]") {
+    TestContext ctx;
+    VKA_REQUIRE_COOPMAT(ctx.ctx);
+    for (int64_t n : {1, 7, 16, 63, 65, 127, 1000}) {
+        Case c;
+        c.Nq = c.Nk = n;
+        coop(ctx, c);
+    }
+    Case c;
+    c.Hq = 1, c.Nq = c.Nk = 4097, c.D = 64;
+    coop(ctx, c);
+}
+
+TEST_CASE("attention coopmat: cross attention and Dv != D", "[attention][coopmat]") {
+    TestContext ctx;
+    VKA_REQUIRE_COOPMAT(ctx.ctx);
+    Case c;
+    c.Nq = 300, c.Nk = 77;
+    coop(ctx, c);
+    c.Nq = 5, c.Nk = 1000;
+    coop(ctx, c);
+    c.Nq = 70, c.Nk = 130, c.D = 40, c.Dv = 72;
+    coop(ctx, c);
+    c.D = 128, c.Dv = 8;
+    coop(ctx, c);
+}
+
+TEST_CASE("attention coopmat: grouped-query, layouts and strides", "[attention][coopmat]") {
+    TestContext ctx;
+    VKA_REQUIRE_COOPMAT(ctx.ctx);
+    Case c;
+    c.B = 2, c.Hq = 8, c.Hkv = 2, c.Nq = 33, c.Nk = 90;
+    coop(ctx, c);
+    c.Hq = 4, c.Hkv = 1, c.layout = Layout::BNHD;
+    coop(ctx, c);
+    c.layout = Layout::Sliced, c.D = 40;  // element-wise gathers
+    coop(ctx, c);
+    c.host = true;
+    coop(ctx, c);
+}
+
+TEST_CASE("attention coopmat: masks", "[attention][coopmat]") {
+    TestContext ctx;
+    VKA_REQUIRE_COOPMAT(ctx.ctx);
+    Case c;
+    c.B = 2, c.Hq = 2, c.Nq = 45, c.Nk = 83;
+    c.mask_kind = VKATTN_MASK_ADDITIVE, c.mask_dtype = VKATTN_DTYPE_F32;
+    coop(ctx, c);
+    c.mask_neg_inf = true;
+    coop(ctx, c);
+    c.mask_dtype = VKATTN_DTYPE_F16;
+    const int64_t shapes[][4] = {{1, 1, 0, 0}, {0, 1, 1, 0}, {1, 0, 0, 1}};
+    for (auto &s : shapes) {
+        std::copy(s, s + 4, c.mask_shape);
+        coop(ctx, c);
+    }
+    c.mask_kind = VKATTN_MASK_BOOL;
+    for (auto &s : shapes) {
+        std::copy(s, s + 4, c.mask_shape);
+        coop(ctx, c);
+    }
+    c.Nk = 1000;  // several key blocks, fully masked rows among them
+    std::fill(c.mask_shape, c.mask_shape + 4, 0);
+    coop(ctx, c);
+}
+
+TEST_CASE("attention coopmat: causal", "[attention][coopmat]") {
+    TestContext ctx;
+    VKA_REQUIRE_COOPMAT(ctx.ctx);
+    Case c;
+    c.flags |= VKATTN_ATTENTION_CAUSAL;
+    for (auto [nq, nk] : {std::pair<int64_t, int64_t>{130, 130}, {100, 60}, {60, 200}, {1, 1}, {300, 300}}) {
+        c.Nq = nq, c.Nk = nk;
+        coop(ctx, c);
+    }
+    c.Nq = c.Nk = 150, c.scale = 0.3f;
+    c.mask_kind = VKATTN_MASK_ADDITIVE, c.mask_shape[0] = c.mask_shape[1] = 1;
+    coop(ctx, c);
+}
+
+TEST_CASE("attention coopmat: split-KV and windows", "[attention][coopmat]") {
+    {
+        TestContext ctx;
+        VKA_REQUIRE_COOPMAT(ctx.ctx);
+        EnvGuard env("VKATTN_FORCE_SPLITKV", "5");
+        Case c;
+        c.Nq = 3, c.Nk = 1000;
+        coop(ctx, c);
+        CHECK(last_path(ctx).find("splitkv") != std::string::npos);
+        c.Nq = 70, c.Nk = 700, c.flags |= VKATTN_ATTENTION_CAUSAL;
+        c.mask_kind = VKATTN_MASK_BOOL, c.mask_neg_inf = true;
+        coop(ctx, c);
+    }
+    vkattn_context_options o = VKATTN_CONTEXT_OPTIONS_INIT;
+    o.max_buffer_range = 64 * 1024;
+    TestContext ctx(&o);
+    VKA_REQUIRE_COOPMAT(ctx.ctx);
+    Case c;
+    c.B = 2, c.Hq = 4, c.Hkv = 2, c.Nq = 300, c.Nk = 500, c.D = 64;
+    c.mask_kind = VKATTN_MASK_ADDITIVE, c.mask_shape[1] = 1;
+    coop(ctx, c);
+    c.layout = Layout::BNHD, c.mask_kind = VKATTN_MASK_BOOL;
+    coop(ctx, c);
+}
+
+TEST_CASE("attention coopmat: stress inputs", "[attention][coopmat]") {
+    TestContext ctx;
+    VKA_REQUIRE_COOPMAT(ctx.ctx);
+    for (int64_t D : {64, 128}) {
+        Case c;
+        c.Hq = 1, c.Nq = 64, c.Nk = 4096, c.D = D;
+        c.qk_mul = 24;  // logits far beyond the f16 range
+        coop(ctx, c);
+        c.qk_mul = 1, c.v_add = 20;  // a large common offset in v
+        coop(ctx, c);
+    }
+}
+
+TEST_CASE("attention coopmat: AUTO picks the path, COOPMAT refuses what it cannot serve", "[attention][coopmat]") {
+    TestContext ctx;
+    VKA_REQUIRE_COOPMAT(ctx.ctx);
+    Case c;
+    c.backend = VKATTN_BACKEND_AUTO;
+    c.Nq = 100, c.Nk = 300;
+    CHECK(run_and_check(ctx, c) == "coopmat_nv");
+    c.host = true;
+    CHECK(run_and_check(ctx, c) == "coopmat_nv");
+    c.host = false;
+    // Served by the portable path under AUTO, refused under COOPMAT.
+    struct Out { vkattn_dtype dt, odt; int64_t D; const char *needle; };
+    for (const Out &x : {Out{VKATTN_DTYPE_BF16, VKATTN_DTYPE_BF16, 64, "bf16"},
+                         Out{VKATTN_DTYPE_F32, VKATTN_DTYPE_F32, 64, "f32 inputs"},
+                         Out{VKATTN_DTYPE_F16, VKATTN_DTYPE_F32, 64, "f32 outputs"},
+                         Out{VKATTN_DTYPE_F16, VKATTN_DTYPE_F16, 160, "head dims"}}) {
+        Case a = c;
+        a.dtype = x.dt, a.out_dtype = x.odt, a.D = x.D;
+        a.backend = VKATTN_BACKEND_AUTO;
+        CHECK(run_and_check(ctx, a).rfind("portable", 0) == 0);
+        a.backend = VKATTN_BACKEND_COOPMAT;
+        Problem p;
+        build(a, &p);
+        CHECK(run(ctx, p) == VKATTN_ERROR_UNSUPPORTED);
+        const std::string msg = vkattn_last_error();
+        INFO(msg);
+        CHECK(msg.find(x.needle) != std::string::npos);
+    }
+    c.backend = VKATTN_BACKEND_PORTABLE;
+    CHECK(run_and_check(ctx, c) == "portable");
+}
+
+TEST_CASE("attention coopmat: deterministic", "[attention][coopmat]") {
+    TestContext ctx;
+    VKA_REQUIRE_COOPMAT(ctx.ctx);
+    Case c;
+    c.Nq = 200, c.Nk = 700;
+    Problem a, b;
+    build(c, &a);
+    build(c, &b);
+    REQUIRE(run(ctx, a) == VKATTN_SUCCESS);
+    REQUIRE(run(ctx, b) == VKATTN_SUCCESS);
+    CHECK(a.out.bytes == b.out.bytes);
+    CHECK(a.lse.bytes == b.lse.bytes);
+}
+
+TEST_CASE("attention coopmat: tilings", "[attention][coopmat]") {
+    TestContext ctx;
+    VKA_REQUIRE_COOPMAT(ctx.ctx);
+    for (const char *tile : {"w4", "w8", "w8_t8", "m2"}) {
+        EnvGuard env("VKATTN_COOPMAT_TILE", tile);
+        for (int64_t D : {40, 64, 128}) {
+            Case c;
+            c.D = D, c.B = 2, c.Nq = 200, c.Nk = 333;
+            c.mask_kind = VKATTN_MASK_BOOL, c.mask_neg_inf = true, c.mask_shape[1] = 1;
+            coop(ctx, c);
+            c.mask_kind = VKATTN_MASK_NONE, c.flags |= VKATTN_ATTENTION_CAUSAL;
+            coop(ctx, c);
+        }
+    }
+}
