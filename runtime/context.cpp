@@ -162,6 +162,9 @@ Status Context::init(const vkattn_context_options &o) {
     f12.shaderInt8 = have12.shaderInt8;
     f12.storageBuffer8BitAccess = have12.storageBuffer8BitAccess;
     f12.hostQueryReset = have12.hostQueryReset;
+    // glslang declares the VulkanMemoryModel capability in every
+    // GL_NV_cooperative_matrix shader.
+    f12.vulkanMemoryModel = have12.vulkanMemoryModel;
 
     std::vector<const char *> exts;
     if (info.memory_budget_ext) exts.push_back(VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);

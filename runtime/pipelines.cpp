@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <vector>
 
 #include "context.h"
 
@@ -37,8 +38,31 @@ struct SpvcContext {
 
 }  // namespace
 
-Status Pipelines::check_interface(const std::string &name, const uint32_t *words, size_t count,
+// SPIRV-Cross as packaged by Debian 12 predates OpTypeCooperativeMatrixNV and
+// refuses any module that declares it. Reflection reads declarations only, so
+// it is given a copy where each such type is a 4-vector of its component type
+// (the two spare words become OpNop); bindings, push constants and
+// specialization constants are unchanged. The driver gets the original.
+static std::vector<uint32_t> reflectable_copy(const uint32_t *words, size_t count) {
+    constexpr uint32_t kOpNop = 0, kOpTypeVector = 23, kOpTypeCooperativeMatrixNV = 5358;
+    std::vector<uint32_t> out(words, words + count);
+    for (size_t i = 5; i < count;) {
+        const uint32_t op = words[i] & 0xffffu, n = words[i] >> 16;
+        if (n == 0 || i + n > count) break;  // malformed: let SPIRV-Cross report it
+        if (op == kOpTypeCooperativeMatrixNV && n == 6) {
+            out[i] = (4u << 16) | kOpTypeVector;  // result id and component type stay
+            out[i + 3] = 4;
+            out[i + 4] = out[i + 5] = (1u << 16) | kOpNop;
+        }
+        i += n;
+    }
+    return out;
+}
+
+Status Pipelines::check_interface(const std::string &name, const uint32_t *words_in, size_t count,
                                   const ShaderInterface &iface) {
+    const std::vector<uint32_t> copy = reflectable_copy(words_in, count);
+    const uint32_t *words = copy.data();
     SpvcContext c;
     if (spvc_context_create(&c.ctx) != SPVC_SUCCESS)
         return Error(VKATTN_ERROR_OUT_OF_HOST_MEMORY, "SPIRV-Cross context for shader ", name);
