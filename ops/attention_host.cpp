@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <system_error>
+#include <thread>
 #include <vector>
 
 #include "attention.h"
@@ -15,24 +17,48 @@ namespace {
 
 uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
-// Copy a 4-D box between strided arrays (strides in elements).
+// Copy rows [r0, r1) of a 4-D box between strided arrays (strides in
+// elements); a row is one (a, b, c) index, its ext[3] elements the run.
+void copy4d_rows(const char *src, const int64_t ss[4], char *dst, const int64_t ds[4], const int64_t ext[4], size_t es,
+                 int64_t r0, int64_t r1) {
+    const int64_t e = static_cast<int64_t>(es);
+    for (int64_t r = r0; r < r1; r++) {
+        const int64_t c = r % ext[2], b = (r / ext[2]) % ext[1], a = r / (ext[2] * ext[1]);
+        const char *s = src + (a * ss[0] + b * ss[1] + c * ss[2]) * e;
+        char *d = dst + (a * ds[0] + b * ds[1] + c * ds[2]) * e;
+        if (ss[3] == 1 && ds[3] == 1) {
+            std::memcpy(d, s, static_cast<size_t>(ext[3]) * es);
+        } else if (es == 2) {
+            for (int64_t i = 0; i < ext[3]; i++) std::memcpy(d + i * ds[3] * 2, s + i * ss[3] * 2, 2);
+        } else if (es == 4) {
+            for (int64_t i = 0; i < ext[3]; i++) std::memcpy(d + i * ds[3] * 4, s + i * ss[3] * 4, 4);
+        } else {
+            for (int64_t i = 0; i < ext[3]; i++) std::memcpy(d + i * ds[3] * e, s + i * ss[3] * e, es);
+        }
+    }
+}
+
+// Copy a 4-D box between strided arrays. One thread copies about 5-10 GB/s,
+// well below what PCIe and the GPU take, so large boxes are split over rows
+// between threads (disjoint destinations: the result does not depend on it).
 void copy4d(const char *src, const int64_t ss[4], char *dst, const int64_t ds[4], const int64_t ext[4], size_t es) {
-    for (int64_t a = 0; a < ext[0]; a++)
-        for (int64_t b = 0; b < ext[1]; b++)
-            for (int64_t c = 0; c < ext[2]; c++) {
-                const char *s = src + (a * ss[0] + b * ss[1] + c * ss[2]) * static_cast<int64_t>(es);
-                char *d = dst + (a * ds[0] + b * ds[1] + c * ds[2]) * static_cast<int64_t>(es);
-                if (ss[3] == 1 && ds[3] == 1) {
-                    std::memcpy(d, s, static_cast<size_t>(ext[3]) * es);
-                } else if (es == 2) {
-                    for (int64_t i = 0; i < ext[3]; i++) std::memcpy(d + i * ds[3] * 2, s + i * ss[3] * 2, 2);
-                } else if (es == 4) {
-                    for (int64_t i = 0; i < ext[3]; i++) std::memcpy(d + i * ds[3] * 4, s + i * ss[3] * 4, 4);
-                } else {
-                    for (int64_t i = 0; i < ext[3]; i++)
-                        std::memcpy(d + i * ds[3] * static_cast<int64_t>(es), s + i * ss[3] * static_cast<int64_t>(es), es);
-                }
-            }
+    const int64_t rows = ext[0] * ext[1] * ext[2];
+    const uint64_t bytes = static_cast<uint64_t>(rows * ext[3]) * es;
+    unsigned n = std::min(8u, std::max(1u, std::thread::hardware_concurrency()));
+    n = static_cast<unsigned>(std::min<uint64_t>(n, bytes / (4ull << 20)));  // >= 4 MiB a thread
+    n = static_cast<unsigned>(std::min<int64_t>(n, rows));
+    if (n <= 1) return copy4d_rows(src, ss, dst, ds, ext, es, 0, rows);
+    std::vector<std::thread> threads;
+    threads.reserve(n - 1);
+    try {
+        for (unsigned t = 1; t < n; t++)
+            threads.emplace_back(copy4d_rows, src, ss, dst, ds, ext, es, rows * t / n, rows * (t + 1) / n);
+    } catch (const std::system_error &) {  // no more threads: this one copies what is left
+        const unsigned started = static_cast<unsigned>(threads.size()) + 1;
+        copy4d_rows(src, ss, dst, ds, ext, es, rows * started / n, rows);
+    }
+    copy4d_rows(src, ss, dst, ds, ext, es, 0, rows / n);
+    for (auto &t : threads) t.join();
 }
 
 vkattn_view dense(int64_t a, int64_t b, int64_t c, int64_t d) {
