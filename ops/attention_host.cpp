@@ -45,7 +45,7 @@ void copy4d(const char *src, const int64_t ss[4], char *dst, const int64_t ds[4]
     const int64_t rows = ext[0] * ext[1] * ext[2];
     const uint64_t bytes = static_cast<uint64_t>(rows * ext[3]) * es;
     unsigned n = std::min(8u, std::max(1u, std::thread::hardware_concurrency()));
-    n = static_cast<unsigned>(std::min<uint64_t>(n, bytes / (4ull << 20)));  // >= 4 MiB a thread
+    n = static_cast<unsigned>(std::min<uint64_t>(n, bytes / (1ull << 20)));  // >= 1 MiB a thread
     n = static_cast<unsigned>(std::min<int64_t>(n, rows));
     if (n <= 1) return copy4d_rows(src, ss, dst, ds, ext, es, 0, rows);
     std::vector<std::thread> threads;

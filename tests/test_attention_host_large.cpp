@@ -1,15 +1,16 @@
 // The host path on arrays large enough that packing and unpacking are split
-// across threads: the result must equal the device-tensor path bit for bit
-// (same kernel, same plan) and match the f64 reference on sampled rows.
+// across threads (>= 1 MiB a thread): every head's chunk must match the f64
+// reference on sampled rows. (The host and device paths may choose different
+// plans, e.g. split-KV for small chunks on a big GPU, so they are not compared
+// bit for bit.)
 #include <cmath>
-#include <cstring>
 #include <random>
 #include <vector>
 
 #include "attention_reference.h"
 #include "test_util.h"
 
-TEST_CASE("attention: large strided host arrays are packed in parallel, bit-identical to the device path",
+TEST_CASE("attention: large strided host arrays are packed in parallel",
           "[attention][host]") {
     TestContext ctx;
     VKA_REQUIRE_DEVICE(ctx.ctx);
@@ -29,24 +30,11 @@ TEST_CASE("attention: large strided host arrays are packed in parallel, bit-iden
     std::vector<float> host_out(n, NAN);
     VKA_CHECK_OK(vkattn_attention_host(ctx, &d, q.data(), k.data(), v.data(), nullptr, host_out.data(), nullptr));
 
-    // The same through device tensors (strided upload/download).
-    const int64_t shape[4] = {B, N, H, D};
-    vkattn_tensor tq = nullptr, tk = nullptr, tv = nullptr, to = nullptr;
-    for (auto *t : {&tq, &tk, &tv, &to}) VKA_CHECK_OK(vkattn_tensor_create(ctx, VKATTN_DTYPE_F32, 4, shape, t));
-    VKA_CHECK_OK(vkattn_tensor_upload(tq, q.data(), n * 4));
-    VKA_CHECK_OK(vkattn_tensor_upload(tk, k.data(), n * 4));
-    VKA_CHECK_OK(vkattn_tensor_upload(tv, v.data(), n * 4));
-    VKA_CHECK_OK(vkattn_attention(ctx, &d, tq, tk, tv, nullptr, to, nullptr));
-    std::vector<float> dev_out(n, NAN);
-    VKA_CHECK_OK(vkattn_tensor_download(to, dev_out.data(), n * 4));
-    for (auto t : {tq, tk, tv, to}) vkattn_tensor_destroy(t);
-    CHECK(std::memcmp(host_out.data(), dev_out.data(), n * 4) == 0);
-
     // Sampled rows against the f64 reference. Tolerance: that of the f32
     // attention tests, 8 * (1 + log2 Nk) ulps at the row magnitude, plus the
     // rounding of each f32 logit (2^-24 * scale * sum |q.k| * max |v|).
-    const std::vector<int64_t> rows = {0, 1, 777, N - 1};
-    for (int64_t h : {int64_t(0), H - 1}) {
+    const std::vector<int64_t> rows = {0, 777, N - 1};
+    for (int64_t h = 0; h < H; h++) {
         std::vector<double> ref, lse;
         vkattn::ref::attention_rows(d, q.data(), k.data(), v.data(), nullptr, 0, h, rows, &ref, &lse);
         for (size_t i = 0; i < rows.size(); i++) {
