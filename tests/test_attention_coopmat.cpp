@@ -489,8 +489,8 @@ TEST_CASE("attention coopmat: AUTO picks the path, COOPMAT refuses what it canno
         INFO(msg);
         CHECK(msg.find(x.needle) != std::string::npos);
     }
-    c.backend = VKATTN_BACKEND_PORTABLE;
-    CHECK(run_and_check(ctx, c) == "portable");
+    c.backend = VKATTN_BACKEND_PORTABLE;  // "portable" or "portable+splitkv", whichever fills the device
+    CHECK(run_and_check(ctx, c).rfind("portable", 0) == 0);
 }
 
 TEST_CASE("attention coopmat: deterministic", "[attention][coopmat]") {
