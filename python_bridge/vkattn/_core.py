@@ -70,7 +70,23 @@ def devices():
 # --------------------------------------------------------------------------
 
 
-class Context:
+class _Closeable:
+    """close() on leaving a with-block and (best effort) on garbage collection."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class Context(_Closeable):
     """A vkattn_context: one Vulkan device, its memory pools and pipelines.
 
     device: None or "auto" = vkattn's choice ($VKATTN_DEVICE, else the best
@@ -139,17 +155,6 @@ class Context:
     def closed(self):
         return self._handle is None
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def __repr__(self):
         if self.closed:
@@ -284,7 +289,7 @@ def dtype_code(dtype):
     return _DTYPE_BY_NAME.get(name, _lib.VKATTN_DTYPE_COUNT_ + 100)
 
 
-class Tensor:
+class Tensor(_Closeable):
     """A dense device tensor (vkattn_tensor) of a Context.
 
     Close it before its context; Context.close() invalidates the tensors it
@@ -323,17 +328,6 @@ class Tensor:
             with self._ctx.use():
                 lib.vkattn_tensor_destroy(h)
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
     @property
     def nbytes(self):
