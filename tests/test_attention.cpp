@@ -689,3 +689,57 @@ TEST_CASE("attention: bad descriptors", "[attention]") {
         CHECK(back == sentinel);
     }
 }
+
+TEST_CASE("attention: contiguous fast variant and generic fallback", "[attention]") {
+    TestContext ctx;
+    VKA_REQUIRE_DEVICE(ctx.ctx);
+    // The variant is only asserted where the portable path ran (a matrix-unit
+    // device may take some cases on its coopmat path).
+    auto variant_has = [&](const char *what) {
+        const std::string p = last_path(ctx);
+        INFO(p);
+        if (p.rfind("portable", 0) == 0) CHECK(p.find(what) != std::string::npos);
+    };
+    // Contiguous head dim, D % 4 == 0: vectorised kernel, every dtype, both layouts.
+    for (Layout l : {Layout::BHND, Layout::BNHD}) {
+        for (vkattn_dtype dt : {VKATTN_DTYPE_F32, VKATTN_DTYPE_F16, VKATTN_DTYPE_BF16}) {
+            Case c;
+            c.dtype = dt, c.layout = l;
+            c.Nq = 45, c.Nk = 70, c.D = 40, c.Dv = 72;
+            c.flags |= VKATTN_ATTENTION_CAUSAL;
+            c.mask_kind = VKATTN_MASK_ADDITIVE, c.mask_neg_inf = true;
+            run_and_check(ctx, c);
+            variant_has("attention_fast_");
+        }
+    }
+    // Head dims that are not a multiple of 4, or strided: generic kernel.
+    {
+        Case c;
+        c.D = 42, c.Nq = 30, c.Nk = 50;
+        run_and_check(ctx, c);
+        variant_has("attention_f16_");
+        c.D = 64, c.layout = Layout::Sliced;
+        run_and_check(ctx, c);
+        variant_has("attention_f16_");
+    }
+    // The generic kernel can be forced on contiguous inputs.
+    {
+        EnvGuard env("VKATTN_ATTN_GENERIC", "1");
+        Case c;
+        c.Nq = 30, c.Nk = 50;
+        run_and_check(ctx, c);
+        variant_has("attention_f16_");
+    }
+    // Other thread layouts of the vectorised kernel (tuning override
+    // "wg,br,bc,tc,otc,dc"): 8 threads along keys, 4 along Dv, 8-wide
+    // head-dim chunks; with forced split-KV partials.
+    {
+        EnvGuard env("VKATTN_ATTN_FAST", "64,16,32,8,4,8");
+        EnvGuard split("VKATTN_FORCE_SPLITKV", "3");
+        Case c;
+        c.dtype = VKATTN_DTYPE_F32;
+        c.Nq = 40, c.Nk = 150, c.D = 24, c.Dv = 16;
+        run_and_check(ctx, c);
+        variant_has("attention_fast_f32");
+    }
+}
