@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Turns one scripts/gpu-compare.sh run into the README's comparison table.
 
-usage: peer_table.py OUTDIR   (reads vkattn.json, ggml.txt, torch.txt)
+usage: peer_table.py OUTDIR   (reads OUTDIR/vkattn.json, ggml.txt, torch.txt)
+       peer_table.py PREFIX   (reads PREFIX-vkattn.json, PREFIX-ggml.txt, PREFIX-torch.txt,
+                               e.g. docs/results/2026-11-21-h200)
 Ratios are vkattn TFLOP/s over the peer's, all measured in the same run.
 """
 import json
@@ -12,14 +14,15 @@ from pathlib import Path
 
 def main(out):
     out = Path(out)
-    data = json.loads((out / "vkattn.json").read_text())
+    name = (lambda n: out / n) if out.is_dir() else (lambda n: Path(f"{out}-{n}"))
+    data = json.loads(name("vkattn.json").read_text())
     ggml = {}
-    for line in (out / "ggml.txt").read_text().splitlines():
+    for line in name("ggml.txt").read_text().splitlines():
         m = re.match(r"(\w+) ggml-vulkan FA B=(\d+) H=(\d+) N=(\d+) D=(\d+): ([\d.]+) ms\s+([\d.]+) TFLOP/s", line)
         if m:
             ggml[(m.group(1), "x".join(m.group(i) for i in range(2, 6)))] = float(m.group(7))
     torch = {}
-    for line in (out / "torch.txt").read_text().splitlines():
+    for line in name("torch.txt").read_text().splitlines():
         m = re.match(r"sdpa B=(\d+) H=(\d+) N=(\d+) Nk=(\d+) D=(\d+): (.*)", line)
         if not m:
             continue
@@ -48,7 +51,7 @@ def main(out):
         p_tf = port["tflops"] if port else None
         c2, c1, sc = (ggml.get((p, shape)) for p in ("coopmat2", "coopmat1", "scalar"))
         fl = torch.get(("flash", shape))
-        fmt = lambda x: f"{x:.1f}" if x else "failed/n/a"
+        fmt = lambda x: f"{x:.1f}" if x else "not run"
         print(f"| {shape} | {fmt(a_tf)} ({auto['path'] if auto else '-'}) | {fmt(p_tf)} | {fmt(c2)} | {fmt(c1)} | {fmt(sc)} | "
               f"{fmt(fl)} | {ratio(a_tf, c2)} | {ratio(p_tf, sc)} | {ratio(a_tf, fl)} |")
 
