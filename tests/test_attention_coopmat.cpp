@@ -30,11 +30,22 @@
 #include <string>
 #include <vector>
 
+#include "attention_problem.h"
 #include "attention_reference.h"
 #include "test_util.h"
 #include "vkattn.h"
 
 namespace {
+
+using namespace attn_test;
+
+// This file's cases: forced onto the coopmat path, seed 7.
+Case coop_case() {
+    Case c;
+    c.backend = VKATTN_BACKEND_COOPMAT;
+    c.seed = 7;
+    return c;
+}
 
 using vkattn::ref::ulp;
 
@@ -48,167 +59,6 @@ struct Stats {
     }
     void note(const std::string &k, double v) { worst[k] = std::max(worst[k], v); }
 } g_stats;
-
-enum class Layout { BHND, BNHD, Sliced };
-
-struct Case {
-    vkattn_dtype dtype = VKATTN_DTYPE_F16;
-    vkattn_dtype out_dtype = VKATTN_DTYPE_COUNT_;  // COUNT_: same as dtype
-    vkattn_backend backend = VKATTN_BACKEND_COOPMAT;
-    int64_t B = 1, Hq = 2, Hkv = 0, Nq = 77, Nk = 0, D = 64, Dv = 0;
-    uint32_t flags = VKATTN_ATTENTION_LSE;
-    float scale = 0;
-    Layout layout = Layout::BHND;
-    vkattn_mask_kind mask_kind = VKATTN_MASK_NONE;
-    vkattn_dtype mask_dtype = VKATTN_DTYPE_F32;
-    int64_t mask_shape[4] = {0, 0, 0, 0};  // 0: full, 1: broadcast
-    bool mask_neg_inf = false;             // scattered -inf / false, rows 1 and 3 fully masked
-    float qk_mul = 1, v_add = 0;
-    bool host = false;
-    bool p_round = false;  // add the f16-P rounding bound (see the top of the file)
-    uint32_t seed = 7;
-};
-
-struct Array {
-    vkattn_dtype dt = VKATTN_DTYPE_F32;
-    int64_t n = 0;
-    std::vector<uint8_t> bytes;
-    void alloc(vkattn_dtype t, int64_t count) {
-        dt = t, n = count;
-        bytes.assign(static_cast<size_t>(count * static_cast<int64_t>(vkattn_dtype_size(t))), 0);
-    }
-    void set(int64_t i, double x) {
-        const float f = static_cast<float>(x);
-        if (dt == VKATTN_DTYPE_F32) std::memcpy(&bytes[i * 4], &f, 4);
-        else if (dt == VKATTN_DTYPE_F16 || dt == VKATTN_DTYPE_BF16) {
-            uint16_t h = dt == VKATTN_DTYPE_F16 ? vkattn::ref::f32_to_f16(f) : vkattn::ref::f32_to_bf16(f);
-            std::memcpy(&bytes[i * 2], &h, 2);
-        } else bytes[i] = x != 0 ? 1 : 0;
-    }
-    double get(int64_t i) const { return vkattn::ref::load(bytes.data(), dt, i); }
-};
-
-vkattn_view make_view(Layout l, int64_t a, int64_t b, int64_t c, int64_t d, int64_t *elems) {
-    vkattn_view v{};
-    v.shape[0] = a, v.shape[1] = b, v.shape[2] = c, v.shape[3] = d;
-    if (l == Layout::BHND) {
-        v.strides[3] = 1, v.strides[2] = d, v.strides[1] = c * d, v.strides[0] = b * c * d;
-        *elems = a * b * c * d;
-    } else if (l == Layout::BNHD) {
-        v.strides[3] = 1, v.strides[1] = d, v.strides[2] = b * d, v.strides[0] = c * b * d;
-        *elems = a * b * c * d;
-    } else {  // every other element of a wider row, past an offset: the gather path
-        const int64_t row = 2 * d + 3;
-        v.offset = 5;
-        v.strides[3] = 2, v.strides[2] = row, v.strides[1] = c * row, v.strides[0] = b * c * row;
-        *elems = a * b * c * row + 5;
-    }
-    return v;
-}
-
-struct Problem {
-    Case cs;
-    vkattn_attention_desc desc = VKATTN_ATTENTION_DESC_INIT;
-    Array q, k, v, mask, out, lse;
-};
-
-void build(const Case &c0, Problem *p) {
-    Case c = c0;
-    if (!c.Hkv) c.Hkv = c.Hq;
-    if (!c.Nk) c.Nk = c.Nq;
-    if (!c.Dv) c.Dv = c.D;
-    if (c.out_dtype == VKATTN_DTYPE_COUNT_) c.out_dtype = c.dtype;
-    p->cs = c;
-    vkattn_attention_desc &d = p->desc;
-    d = VKATTN_ATTENTION_DESC_INIT;
-    d.dtype = c.dtype, d.out_dtype = c.out_dtype, d.flags = c.flags, d.backend = c.backend;
-    if (c.scale != 0) d.flags |= VKATTN_ATTENTION_SCALE, d.scale = c.scale;
-    d.mask_kind = c.mask_kind;
-    d.mask_dtype = c.mask_kind == VKATTN_MASK_BOOL ? VKATTN_DTYPE_BOOL : c.mask_dtype;
-    int64_t n;
-    std::mt19937 rng(c.seed);
-    std::normal_distribution<double> nd(0.0, 1.0);
-    d.q = make_view(c.layout, c.B, c.Hq, c.Nq, c.D, &n);
-    p->q.alloc(c.dtype, n);
-    for (int64_t i = 0; i < n; i++) p->q.set(i, nd(rng) * c.qk_mul);
-    d.k = make_view(c.layout, c.B, c.Hkv, c.Nk, c.D, &n);
-    p->k.alloc(c.dtype, n);
-    for (int64_t i = 0; i < n; i++) p->k.set(i, nd(rng) * c.qk_mul);
-    d.v = make_view(c.layout, c.B, c.Hkv, c.Nk, c.Dv, &n);
-    p->v.alloc(c.dtype, n);
-    for (int64_t i = 0; i < n; i++) p->v.set(i, nd(rng) + c.v_add);
-    d.out = make_view(c.layout, c.B, c.Hq, c.Nq, c.Dv, &n);
-    p->out.alloc(c.out_dtype, n);
-    std::fill(p->out.bytes.begin(), p->out.bytes.end(), 0x7b);
-    if (c.flags & VKATTN_ATTENTION_LSE) {
-        d.lse = make_view(Layout::BHND, c.B, c.Hq, c.Nq, 1, &n);
-        p->lse.alloc(VKATTN_DTYPE_F32, n);
-    }
-    if (c.mask_kind != VKATTN_MASK_NONE) {
-        const int64_t full[4] = {c.B, c.Hq, c.Nq, c.Nk};
-        int64_t ms[4];
-        for (int i = 0; i < 4; i++) ms[i] = c.mask_shape[i] == 1 ? 1 : full[i];
-        d.mask = make_view(Layout::BHND, ms[0], ms[1], ms[2], ms[3], &n);
-        p->mask.alloc(d.mask_dtype, n);
-        std::uniform_real_distribution<double> ud(0.0, 1.0);
-        for (int64_t i = 0; i < n; i++) {
-            const bool drop = c.mask_neg_inf && ud(rng) < 0.3;
-            if (c.mask_kind == VKATTN_MASK_BOOL) p->mask.set(i, drop ? 0 : 1);
-            else p->mask.set(i, drop ? -std::numeric_limits<double>::infinity() : nd(rng) * 2);
-        }
-        if (c.mask_neg_inf && ms[2] > 3 && ms[3] > 1)
-            for (int64_t a = 0; a < ms[0] * ms[1]; a++)
-                for (int64_t r : {int64_t(1), int64_t(3)})
-                    for (int64_t j = 0; j < ms[3]; j++)
-                        p->mask.set((a * ms[2] + r) * ms[3] + j, c.mask_kind == VKATTN_MASK_BOOL ? 0 : -INFINITY);
-    }
-}
-
-struct Tensors {
-    std::vector<vkattn_tensor> all;
-    ~Tensors() {
-        for (auto t : all) vkattn_tensor_destroy(t);
-    }
-    vkattn_tensor make(vkattn_context ctx, const Array &a) {
-        vkattn_tensor t = nullptr;
-        const int64_t n = a.n;
-        VKA_CHECK_OK(vkattn_tensor_create(ctx, a.dt, 1, &n, &t));
-        all.push_back(t);
-        VKA_CHECK_OK(vkattn_tensor_upload(t, a.bytes.data(), a.bytes.size()));
-        return t;
-    }
-};
-
-vkattn_status run(vkattn_context ctx, Problem &p) {
-    const bool has_mask = p.desc.mask_kind != VKATTN_MASK_NONE, has_lse = p.desc.flags & VKATTN_ATTENTION_LSE;
-    if (p.cs.host)
-        return vkattn_attention_host(ctx, &p.desc, p.q.bytes.data(), p.k.bytes.data(), p.v.bytes.data(),
-                                     has_mask ? p.mask.bytes.data() : nullptr, p.out.bytes.data(),
-                                     has_lse ? reinterpret_cast<float *>(p.lse.bytes.data()) : nullptr);
-    Tensors ts;
-    vkattn_tensor tq = ts.make(ctx, p.q), tk = ts.make(ctx, p.k), tv = ts.make(ctx, p.v), to = ts.make(ctx, p.out);
-    vkattn_tensor tm = has_mask ? ts.make(ctx, p.mask) : nullptr, tl = has_lse ? ts.make(ctx, p.lse) : nullptr;
-    vkattn_status s = vkattn_attention(ctx, &p.desc, tq, tk, tv, tm, to, tl);
-    if (s != VKATTN_SUCCESS) return s;
-    VKA_CHECK_OK(vkattn_tensor_download(to, p.out.bytes.data(), p.out.bytes.size()));
-    if (has_lse) VKA_CHECK_OK(vkattn_tensor_download(tl, p.lse.bytes.data(), p.lse.bytes.size()));
-    return s;
-}
-
-std::vector<int64_t> sample_rows(int64_t n, uint32_t seed) {
-    std::vector<int64_t> r;
-    if (n <= 160) {
-        for (int64_t i = 0; i < n; i++) r.push_back(i);
-        return r;
-    }
-    for (int64_t i : {int64_t(0), int64_t(1), int64_t(2), int64_t(3), int64_t(15), int64_t(16), n / 2, n - 2, n - 1})
-        r.push_back(i);
-    std::mt19937 rng(seed);
-    for (int i = 0; i < 9; i++) r.push_back(static_cast<int64_t>(rng() % static_cast<uint32_t>(n)));
-    std::sort(r.begin(), r.end());
-    r.erase(std::unique(r.begin(), r.end()), r.end());
-    return r;
-}
 
 void check(Problem &p) {
     const Case &c = p.cs;
@@ -300,16 +150,10 @@ void coop(vkattn_context ctx, const Case &c) {
     CHECK(path.rfind("coopmat_nv", 0) == 0);
 }
 
-struct EnvGuard {
-    const char *name;
-    EnvGuard(const char *n, const char *v) : name(n) { setenv(n, v, 1); }
-    ~EnvGuard() { unsetenv(name); }
-};
-
 // True when this device serves BACKEND_COOPMAT; otherwise WARNs why (and
 // checks the UNSUPPORTED answer) so that the caller can skip.
 bool coopmat_available(vkattn_context ctx) {
-    Case c;
+    Case c = coop_case();
     c.Nq = 5, c.Nk = 9, c.D = 16;
     Problem p;
     build(c, &p);
@@ -336,7 +180,7 @@ TEST_CASE("attention coopmat: head dims", "[attention][coopmat]") {
     TestContext ctx;
     VKA_REQUIRE_COOPMAT(ctx.ctx);
     for (int64_t D : {1, 8, 16, 40, 64, 72, 80, 96, 112, 128}) {
-        Case c;
+        Case c = coop_case();
         c.D = D, c.Nq = 37, c.Nk = 77;
         c.p_round = D == 1;  // outputs far below |v| (see the top of the file)
         coop(ctx, c);
@@ -347,11 +191,11 @@ TEST_CASE("attention coopmat: sequence lengths", "[attention][coopmat]") {
     TestContext ctx;
     VKA_REQUIRE_COOPMAT(ctx.ctx);
     for (int64_t n : {1, 7, 16, 63, 65, 127, 1000}) {
-        Case c;
+        Case c = coop_case();
         c.Nq = c.Nk = n;
         coop(ctx, c);
     }
-    Case c;
+    Case c = coop_case();
     c.Hq = 1, c.Nq = c.Nk = 4097, c.D = 64;
     coop(ctx, c);
 }
@@ -359,7 +203,7 @@ TEST_CASE("attention coopmat: sequence lengths", "[attention][coopmat]") {
 TEST_CASE("attention coopmat: cross attention and Dv != D", "[attention][coopmat]") {
     TestContext ctx;
     VKA_REQUIRE_COOPMAT(ctx.ctx);
-    Case c;
+    Case c = coop_case();
     c.Nq = 300, c.Nk = 77;
     coop(ctx, c);
     c.Nq = 5, c.Nk = 1000;
@@ -373,7 +217,7 @@ TEST_CASE("attention coopmat: cross attention and Dv != D", "[attention][coopmat
 TEST_CASE("attention coopmat: grouped-query, layouts and strides", "[attention][coopmat]") {
     TestContext ctx;
     VKA_REQUIRE_COOPMAT(ctx.ctx);
-    Case c;
+    Case c = coop_case();
     c.B = 2, c.Hq = 8, c.Hkv = 2, c.Nq = 33, c.Nk = 90;
     coop(ctx, c);
     c.Hq = 4, c.Hkv = 1, c.layout = Layout::BNHD;
@@ -387,7 +231,7 @@ TEST_CASE("attention coopmat: grouped-query, layouts and strides", "[attention][
 TEST_CASE("attention coopmat: masks", "[attention][coopmat]") {
     TestContext ctx;
     VKA_REQUIRE_COOPMAT(ctx.ctx);
-    Case c;
+    Case c = coop_case();
     c.B = 2, c.Hq = 2, c.Nq = 45, c.Nk = 83;
     c.mask_kind = VKATTN_MASK_ADDITIVE, c.mask_dtype = VKATTN_DTYPE_F32;
     coop(ctx, c);
@@ -412,7 +256,7 @@ TEST_CASE("attention coopmat: masks", "[attention][coopmat]") {
 TEST_CASE("attention coopmat: causal", "[attention][coopmat]") {
     TestContext ctx;
     VKA_REQUIRE_COOPMAT(ctx.ctx);
-    Case c;
+    Case c = coop_case();
     c.flags |= VKATTN_ATTENTION_CAUSAL;
     for (auto [nq, nk] : {std::pair<int64_t, int64_t>{130, 130}, {100, 60}, {60, 200}, {1, 1}, {300, 300}}) {
         c.Nq = nq, c.Nk = nk;
@@ -428,7 +272,7 @@ TEST_CASE("attention coopmat: split-KV and windows", "[attention][coopmat]") {
         TestContext ctx;
         VKA_REQUIRE_COOPMAT(ctx.ctx);
         EnvGuard env("VKATTN_FORCE_SPLITKV", "5");
-        Case c;
+        Case c = coop_case();
         c.Nq = 3, c.Nk = 1000;
         coop(ctx, c);
         CHECK(last_path(ctx).find("splitkv") != std::string::npos);
@@ -440,7 +284,7 @@ TEST_CASE("attention coopmat: split-KV and windows", "[attention][coopmat]") {
     o.max_buffer_range = 64 * 1024;
     TestContext ctx(&o);
     VKA_REQUIRE_COOPMAT(ctx.ctx);
-    Case c;
+    Case c = coop_case();
     c.B = 2, c.Hq = 4, c.Hkv = 2, c.Nq = 300, c.Nk = 500, c.D = 64;
     c.mask_kind = VKATTN_MASK_ADDITIVE, c.mask_shape[1] = 1;
     coop(ctx, c);
@@ -452,7 +296,7 @@ TEST_CASE("attention coopmat: stress inputs", "[attention][coopmat]") {
     TestContext ctx;
     VKA_REQUIRE_COOPMAT(ctx.ctx);
     for (int64_t D : {64, 128}) {
-        Case c;
+        Case c = coop_case();
         c.Hq = 1, c.Nq = 64, c.Nk = 4096, c.D = D;
         c.qk_mul = 24;  // logits far beyond the f16 range
         coop(ctx, c);
@@ -464,7 +308,7 @@ TEST_CASE("attention coopmat: stress inputs", "[attention][coopmat]") {
 TEST_CASE("attention coopmat: AUTO picks the path, COOPMAT refuses what it cannot serve", "[attention][coopmat]") {
     TestContext ctx;
     VKA_REQUIRE_COOPMAT(ctx.ctx);
-    Case c;
+    Case c = coop_case();
     c.backend = VKATTN_BACKEND_AUTO;
     c.Nq = 100, c.Nk = 300;
     CHECK(run_and_check(ctx, c) == "coopmat_nv");
@@ -496,7 +340,7 @@ TEST_CASE("attention coopmat: AUTO picks the path, COOPMAT refuses what it canno
 TEST_CASE("attention coopmat: deterministic", "[attention][coopmat]") {
     TestContext ctx;
     VKA_REQUIRE_COOPMAT(ctx.ctx);
-    Case c;
+    Case c = coop_case();
     c.Nq = 200, c.Nk = 700;
     Problem a, b;
     build(c, &a);
@@ -513,7 +357,7 @@ TEST_CASE("attention coopmat: tilings", "[attention][coopmat]") {
     for (const char *tile : {"w4", "w8", "w8_t8", "m2"}) {
         EnvGuard env("VKATTN_COOPMAT_TILE", tile);
         for (int64_t D : {40, 64, 128}) {
-            Case c;
+            Case c = coop_case();
             c.D = D, c.B = 2, c.Nq = 200, c.Nk = 333;
             c.mask_kind = VKATTN_MASK_BOOL, c.mask_neg_inf = true, c.mask_shape[1] = 1;
             coop(ctx, c);
