@@ -28,7 +28,7 @@ struct Caps {
     VkPhysicalDeviceProperties props{};
     VkPhysicalDeviceMemoryProperties mem{};
     uint32_t compute_queue_family = 0;
-    bool subgroup_arithmetic = false, subgroup_clustered = false, subgroup_shuffle = false;
+    bool subgroup_shuffle = false;  // the rest of the ops are in info.subgroup_ops
     bool subgroup_size_control = false;  // can require a size per pipeline
     std::vector<CoopMatShape> nv_coopmat;  // VK_NV_cooperative_matrix shapes
     uint64_t max_buffer_range = 0;  // effective: min(device, option)

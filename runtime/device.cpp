@@ -193,8 +193,6 @@ void query_caps(VkPhysicalDevice pd, uint32_t index, Caps *caps) {
 
     info.subgroup_size = sg.subgroupSize;
     info.subgroup_ops = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) ? sg.supportedOperations : 0;
-    c.subgroup_arithmetic = info.subgroup_ops & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT;
-    c.subgroup_clustered = info.subgroup_ops & VK_SUBGROUP_FEATURE_CLUSTERED_BIT;
     c.subgroup_shuffle = info.subgroup_ops & VK_SUBGROUP_FEATURE_SHUFFLE_BIT;
     c.subgroup_size_control = has_sgsc && fsg.subgroupSizeControl && fsg.computeFullSubgroups &&
                               (sgsc.requiredSubgroupSizeStages & VK_SHADER_STAGE_COMPUTE_BIT);

@@ -64,7 +64,6 @@ public:
     Status save_cache();
     std::string cache_file() const { return cache_file_; }
     bool cache_loaded() const { return cache_loaded_; }
-    size_t size() const { return pipelines_.size(); }
 
 private:
     Context &ctx_;

@@ -43,17 +43,8 @@ namespace {
 using namespace attn_test;
 using vkattn::ref::ulp;
 
-constexpr double kTolLowp = 2.0;
-double tol_f32(int64_t nk) { return 8.0 * (1.0 + std::log2(static_cast<double>(nk))); }
 
-// Largest error seen per output dtype, in ulps of the row magnitude.
-struct Stats {
-    std::map<std::string, double> worst;
-    ~Stats() {
-        for (auto &[k, v] : worst) std::printf("attention max error %-14s %.3f ulp\n", k.c_str(), v);
-    }
-    void note(const std::string &k, double v) { worst[k] = std::max(worst[k], v); }
-} g_stats;
+Stats g_stats{"attention", 14, {}};
 
 const char *dt_name(vkattn_dtype t) {
     return t == VKATTN_DTYPE_F32 ? "f32" : t == VKATTN_DTYPE_F16 ? "f16" : t == VKATTN_DTYPE_BF16 ? "bf16" : "bool";

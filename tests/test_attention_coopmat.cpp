@@ -49,16 +49,8 @@ Case coop_case() {
 
 using vkattn::ref::ulp;
 
-constexpr double kTolLowp = 2.0;
-double tol_f32(int64_t nk) { return 8.0 * (1.0 + std::log2(static_cast<double>(nk))); }
 
-struct Stats {
-    std::map<std::string, double> worst;
-    ~Stats() {
-        for (auto &[k, v] : worst) std::printf("attention coopmat max error %-6s %.3f ulp\n", k.c_str(), v);
-    }
-    void note(const std::string &k, double v) { worst[k] = std::max(worst[k], v); }
-} g_stats;
+Stats g_stats{"attention coopmat", 6, {}};
 
 void check(Problem &p) {
     const Case &c = p.cs;

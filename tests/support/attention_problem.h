@@ -11,7 +11,9 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <cstdio>
 #include <limits>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -21,6 +23,22 @@
 #include "vkattn.h"
 
 namespace attn_test {
+
+// Tolerances in ulps of the output dtype at the row magnitude; the reasoning
+// behind them is at the top of test_attention.cpp.
+constexpr double kTolLowp = 2.0;  // f16 / bf16 outputs
+inline double tol_f32(int64_t nk) { return 8.0 * (1.0 + std::log2(static_cast<double>(nk))); }
+
+// Largest error seen per key (output dtype, lse, ...), printed at exit.
+struct Stats {
+    const char *label;
+    int width;
+    std::map<std::string, double> worst;
+    ~Stats() {
+        for (auto &[k, v] : worst) std::printf("%s max error %-*s %.3f ulp\n", label, width, k.c_str(), v);
+    }
+    void note(const std::string &k, double v) { worst[k] = std::max(worst[k], v); }
+};
 
 enum class Layout { BHND, BNHD, Sliced };
 
