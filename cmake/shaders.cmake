@@ -2,6 +2,11 @@
 # (tracking includes through --depfile), spirv-val checks the module, and the
 # words land as a uint32_t array in a generated header under the build tree.
 # Nothing generated goes into the source tree.
+#
+# OPTIMIZE: the module also goes through spirv-opt (-O with every loop marked
+# [[unroll]] unrolled). glslang does not unroll; a driver that leaves a loop
+# rolled must keep any array that loop indexes (cooperative matrices included)
+# in local memory, which on NVIDIA cost the coopmat kernel most of its speed.
 set(VKATTN_SHADER_OUT_DIR ${CMAKE_BINARY_DIR}/generated/shaders)
 file(MAKE_DIRECTORY ${VKATTN_SHADER_OUT_DIR})
 set_property(GLOBAL PROPERTY VKATTN_SHADER_NAMES "")
@@ -9,7 +14,7 @@ set_property(GLOBAL PROPERTY VKATTN_SHADER_HEADERS "")
 
 # vkattn_shader(NAME SOURCE [DEFINES d1=v1 ...] [TARGET_ENV vulkan1.2])
 function(vkattn_shader name source)
-  cmake_parse_arguments(ARG "" "TARGET_ENV" "DEFINES" ${ARGN})
+  cmake_parse_arguments(ARG "OPTIMIZE" "TARGET_ENV" "DEFINES" ${ARGN})
   if(NOT ARG_TARGET_ENV)
     set(ARG_TARGET_ENV vulkan1.2)
   endif()
@@ -21,14 +26,28 @@ function(vkattn_shader name source)
   foreach(d IN LISTS ARG_DEFINES)
     list(APPEND defs "-D${d}")
   endforeach()
+  if(ARG_OPTIMIZE)
+    set(opt ${VKATTN_SHADER_OUT_DIR}/${name}.opt.spv)
+    set(steps
+      COMMAND ${GLSLANG_VALIDATOR} -V --quiet --target-env ${ARG_TARGET_ENV} -I${CMAKE_SOURCE_DIR}/shaders
+              -I${CMAKE_SOURCE_DIR}/shaders/common ${defs} --depfile ${dep} -o ${spv} ${src}
+      COMMAND ${SPIRV_VAL} --target-env ${ARG_TARGET_ENV} ${spv}
+      COMMAND ${SPIRV_OPT} --target-env=${ARG_TARGET_ENV} --merge-return -O --loop-unroll -O ${spv} -o ${opt}
+      COMMAND ${SPIRV_VAL} --target-env ${ARG_TARGET_ENV} ${opt}
+      COMMAND ${CMAKE_COMMAND} -DIN=${opt} -DOUT=${hdr} -DNAME=vkattn_spv_${name}
+              -P ${CMAKE_SOURCE_DIR}/cmake/spv_to_header.cmake)
+  else()
+    set(steps
+      COMMAND ${GLSLANG_VALIDATOR} -V --quiet --target-env ${ARG_TARGET_ENV} -I${CMAKE_SOURCE_DIR}/shaders
+              -I${CMAKE_SOURCE_DIR}/shaders/common ${defs} --depfile ${dep} -o ${spv} ${src}
+      COMMAND ${SPIRV_VAL} --target-env ${ARG_TARGET_ENV} ${spv}
+      COMMAND ${GLSLANG_VALIDATOR} -V --quiet --target-env ${ARG_TARGET_ENV} -I${CMAKE_SOURCE_DIR}/shaders
+              -I${CMAKE_SOURCE_DIR}/shaders/common ${defs} --vn vkattn_spv_${name} -o ${hdr} ${src})
+  endif()
   add_custom_command(
     OUTPUT ${hdr}
-    COMMAND ${GLSLANG_VALIDATOR} -V --quiet --target-env ${ARG_TARGET_ENV} -I${CMAKE_SOURCE_DIR}/shaders
-            -I${CMAKE_SOURCE_DIR}/shaders/common ${defs} --depfile ${dep} -o ${spv} ${src}
-    COMMAND ${SPIRV_VAL} --target-env ${ARG_TARGET_ENV} ${spv}
-    COMMAND ${GLSLANG_VALIDATOR} -V --quiet --target-env ${ARG_TARGET_ENV} -I${CMAKE_SOURCE_DIR}/shaders
-            -I${CMAKE_SOURCE_DIR}/shaders/common ${defs} --vn vkattn_spv_${name} -o ${hdr} ${src}
-    DEPENDS ${src}
+    ${steps}
+    DEPENDS ${src} ${CMAKE_SOURCE_DIR}/cmake/spv_to_header.cmake
     DEPFILE ${dep}
     COMMENT "SPIR-V ${name}"
     VERBATIM)

@@ -213,10 +213,10 @@ Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, 
     // (SDXL 2x20x1024: 4 warps 43, 8 warps + split-KV 37).
     // VKATTN_COOPMAT_TILE=<suffix> forces attention_coopmat_f16_d<hd>_<suffix>
     // where it exists ("w4": the 4-warp variant); the suffix names its tiling
-    // (w<warps>, m<m-tiles per warp>, k<keys per block>).
+    // (w<warps>, m<m-tiles per warp>, k<keys per block>, q1: Q kept in shared memory).
     const uint64_t units8 = static_cast<uint64_t>(d.q.shape[0] * d.q.shape[1]) *
                             ((static_cast<uint64_t>(d.q.shape[2]) + 127) / 128);
-    uint32_t nw = hd > 48 && units8 * 2 >= 1024 ? 8 : 4, mt = 1, bc = 64;
+    uint32_t nw = hd > 48 && units8 * 2 >= 1024 ? 8 : 4, mt = 1, bc = 64, qsh = 0;
     std::string shader = cat("attention_coopmat_f16_d", hd, nw == 8 ? (hd <= 80 ? "_w8_t8" : "_w8") : "");
     if (const char *tile = std::getenv("VKATTN_COOPMAT_TILE"); tile && *tile) {
         const std::string alt = std::strcmp(tile, "w4") == 0 ? cat("attention_coopmat_f16_d", hd)
@@ -231,6 +231,7 @@ Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, 
                 if (kind == 'w') nw = v;
                 else if (kind == 'm') mt = v;
                 else if (kind == 'k') bc = v;
+                else if (kind == 'q') qsh = v;
             }
         }
     }
@@ -239,8 +240,10 @@ Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, 
         return decline();
     }
     const uint32_t rs = hd / 8 + 1;
-    // K/V tiles (or the Q staging), one 16x16 f32 tile per warp, a float per row.
-    const uint32_t smem = 16 * std::max(nw * mt * 16 * rs, 2 * bc * rs) + 4 * nw * 256 + 4 * nw * mt * 16;
+    // K/V tiles and Q (or its staging, aliasing them), one 16x16 f32 tile per
+    // warp, a float per row.
+    const uint32_t qrs = nw * mt * 16 * rs, kvrs = 2 * bc * rs;
+    const uint32_t smem = 16 * (qsh ? qrs + kvrs : std::max(qrs, kvrs)) + 4 * nw * 256 + 4 * nw * mt * 16;
     if (smem > ctx.caps().info.max_shared_memory) {
         why = cat("the coopmat kernel needs ", smem, " bytes of shared memory; the device has ",
                   ctx.caps().info.max_shared_memory);

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 namespace vkattn {
 
@@ -153,6 +155,8 @@ Status Context::init(const vkattn_context_options &o) {
     VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
     VkPhysicalDeviceSubgroupSizeControlFeaturesEXT fsg{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES_EXT};
     VkPhysicalDeviceCooperativeMatrixFeaturesNV fcm{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+    VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR fpe{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR};
     f2.pNext = &f11;
     f11.pNext = &f12;
     void **tail = &f12.pNext;
@@ -182,6 +186,21 @@ Status Context::init(const vkattn_context_options &o) {
         fcm.cooperativeMatrix = VK_TRUE;
         *tail = &fcm;
         tail = &fcm.pNext;
+    }
+    if (const char *e = std::getenv("VKATTN_PIPELINE_STATS"); e && *e && std::strcmp(e, "0") != 0) {
+        if (caps_.pipeline_executable_info) {
+            exts.push_back(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
+            fpe.pipelineExecutableInfo = VK_TRUE;
+            *tail = &fpe;
+            tail = &fpe.pNext;
+            pipeline_stats_ = true;
+        } else {
+            static std::once_flag once;
+            std::call_once(once, [&] {
+                std::fprintf(stderr, "vkattn: VKATTN_PIPELINE_STATS: %s has no VK_KHR_pipeline_executable_properties\n",
+                             info.name);
+            });
+        }
     }
 
     float prio = 1.0f;

@@ -31,6 +31,7 @@ struct Caps {
     bool subgroup_shuffle = false;  // the rest of the ops are in info.subgroup_ops
     bool subgroup_size_control = false;  // can require a size per pipeline
     std::vector<CoopMatShape> nv_coopmat;  // VK_NV_cooperative_matrix shapes
+    bool pipeline_executable_info = false;  // VK_KHR_pipeline_executable_properties
     uint64_t max_buffer_range = 0;  // effective: min(device, option)
 };
 
@@ -73,6 +74,9 @@ public:
     // work for one chunk overlaps the GPU work of the other.
     CommandStream &stream(int i = 0) { return *streams_[i & 1]; }
     bool host_import_allowed() const { return host_import_; }
+    // VKATTN_PIPELINE_STATS=1: every new pipeline's compiler statistics
+    // (registers, spills, ...) go to stderr, where the driver reports them.
+    bool pipeline_stats() const { return pipeline_stats_; }
     uint64_t next_submit_serial() { return ++submit_serial_; }
 
     std::recursive_mutex mutex;  // taken by every ABI call on this context
@@ -89,6 +93,7 @@ private:
     VkQueue queue_ = VK_NULL_HANDLE;
     Caps caps_;
     bool host_import_ = true;
+    bool pipeline_stats_ = false;
     uint64_t submit_serial_ = 0;
     std::unique_ptr<MemoryManager> memory_;
     std::unique_ptr<Pipelines> pipelines_;

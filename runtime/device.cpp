@@ -211,6 +211,7 @@ void query_caps(VkPhysicalDevice pd, uint32_t index, Caps *caps) {
     info.shader_int64 = f2.features.shaderInt64;
     info.nv_cooperative_matrix = has_extension(exts, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
     info.khr_cooperative_matrix = has_extension(exts, "VK_KHR_cooperative_matrix");
+    c.pipeline_executable_info = has_extension(exts, VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
     info.memory_budget_ext = has_budget;
     info.external_memory_host = has_host;
     info.min_imported_host_pointer_alignment = has_host ? hostp.minImportedHostPointerAlignment : 0;

@@ -13,6 +13,40 @@
 
 namespace vkattn {
 
+namespace {
+
+// One stderr line per executable: the driver's compiler statistics
+// (VK_KHR_pipeline_executable_properties), for tuning kernels on a device.
+void print_statistics(VkDevice dev, VkPipeline pipeline, const std::string &key) {
+    VkPipelineInfoKHR pi{VK_STRUCTURE_TYPE_PIPELINE_INFO_KHR};
+    pi.pipeline = pipeline;
+    uint32_t n = 0;
+    if (vkGetPipelineExecutablePropertiesKHR(dev, &pi, &n, nullptr) != VK_SUCCESS) return;
+    for (uint32_t e = 0; e < n; e++) {
+        VkPipelineExecutableInfoKHR ei{VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INFO_KHR};
+        ei.pipeline = pipeline;
+        ei.executableIndex = e;
+        uint32_t ns = 0;
+        if (vkGetPipelineExecutableStatisticsKHR(dev, &ei, &ns, nullptr) != VK_SUCCESS) continue;
+        std::vector<VkPipelineExecutableStatisticKHR> st(ns, {VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_STATISTIC_KHR});
+        if (vkGetPipelineExecutableStatisticsKHR(dev, &ei, &ns, st.data()) != VK_SUCCESS) continue;
+        std::string line = cat("vkattn: pipeline ", key);
+        for (uint32_t i = 0; i < ns; i++) {
+            line += cat("; ", st[i].name, " = ");
+            switch (st[i].format) {
+            case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_BOOL32_KHR: line += st[i].value.b32 ? "true" : "false"; break;
+            case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_INT64_KHR: line += cat(st[i].value.i64); break;
+            case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_UINT64_KHR: line += cat(st[i].value.u64); break;
+            case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_FLOAT64_KHR: line += cat(st[i].value.f64); break;
+            default: line += "?";
+            }
+        }
+        std::fprintf(stderr, "%s\n", line.c_str());
+    }
+}
+
+}  // namespace
+
 const EmbeddedShader *find_embedded_shader(const std::string &name) {
     for (const auto &s : embedded_shaders())
         if (name == s.name) return &s;
@@ -274,8 +308,10 @@ Status Pipelines::get(const std::string &shader, const ShaderInterface &iface, c
         ci.stage.flags = VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT_EXT;
     }
     ci.layout = p->layout;
+    if (ctx_.pipeline_stats()) ci.flags |= VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR;
     r = vkCreateComputePipelines(dev, cache_, 1, &ci, nullptr, &p->pipeline);
     if (r != VK_SUCCESS) return cleanup(vk_status(r, cat("vkCreateComputePipelines(", key, ")").c_str()));
+    if (ctx_.pipeline_stats()) print_statistics(dev, p->pipeline, key);
     vkDestroyShaderModule(dev, module, nullptr);
     *out = p.get();
     pipelines_[key] = std::move(p);

@@ -68,6 +68,9 @@
 #ifndef OSHARED
 #define OSHARED 1  // 1: rescale and store O through shared memory (no register element access on O)
 #endif
+#ifndef QSH
+#define QSH 0  // 1: Q stays in shared memory and its fragments are reloaded per key block (fewer registers)
+#endif
 
 const uint WG = NW * 32u;
 const uint BR = NW * MT * 16u;
@@ -76,9 +79,15 @@ const uint NJ = BC / 16u;      // 16-wide fragments along the keys
 const uint RS = HD / 8u + 1u;  // shared row stride in uvec4 (8 halves), padded
 const uint CH = HD / 8u;       // uvec4 chunks per row
 const uint NLD = (BC * CH + WG - 1u) / WG;  // chunks per invocation per K/V tile
-const uint SQ = BR * RS;                    // Q staging (aliases K and V)
+const uint SQ = BR * RS;                    // Q (staging only, aliasing K and V, unless QSH)
 const uint SKV = 2u * BC * RS;
+#if QSH
+const uint SMEM = SQ + SKV;
+const uint KV0 = SQ;
+#else
 const uint SMEM = SQ > SKV ? SQ : SKV;
+const uint KV0 = 0u;
+#endif
 
 layout(local_size_x = WG) in;
 layout(constant_id = 1) const uint S_HDK = HD;
@@ -107,8 +116,8 @@ shared uvec4 sMem[SMEM];
 shared float sO[NW * 256u];  // one 16x16 f32 tile per warp
 shared float sRow[BR];       // a per-row factor of each warp's rows
 #endif
-const uint K_OFF = 0u;
-const uint V_OFF = BC * RS;
+const uint K_OFF = KV0;
+const uint V_OFF = KV0 + BC * RS;
 
 #define ACC fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>
 #define HALF fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>
@@ -199,11 +208,13 @@ void main() {
         sMem[r * RS + c] = x;
     }
     barrier();
+#if !QSH
     HALF qf[MT][NF];
     [[unroll]] for (uint t = 0; t < MT; ++t)
         [[unroll]] for (uint f = 0; f < NF; ++f)
             coopMatLoadNV(qf[t][f], sMem, ((warp * MT + t) * 16u) * RS + f * 2u, RS, false);
     barrier();
+#endif
 
     ACC o[MT][NF];
     [[unroll]] for (uint t = 0; t < MT; ++t)
@@ -232,7 +243,9 @@ void main() {
             uint e = lid + u * WG;
             uint r = e / CH, c = e % CH;
             pre[u] = uvec4(0u);
+#if !EXPT_NOGLOB
             if (e < BC * CH && kb + r < ke) pre[u] = load_v(fv, vbase + (kb + r - pc.k0) * P.v_sn, c, P.dv, P.v_sd);
+#endif
         }
 
         // ---- S = Q K^T ----
@@ -240,13 +253,28 @@ void main() {
         [[unroll]] for (uint j = 0; j < NJ; ++j)
             [[unroll]] for (uint t = 0; t < MT; ++t) s[t][j] = ACC(0.0);
         // Consecutive products go to different accumulators (no dependency chain).
-        [[unroll]] for (uint f = 0; f < NF; ++f)
+        [[unroll]] for (uint f = 0; f < NF; ++f) {
+#if QSH
+            HALF qa[MT];
+            [[unroll]] for (uint t = 0; t < MT; ++t)
+                coopMatLoadNV(qa[t], sMem, ((warp * MT + t) * 16u) * RS + f * 2u, RS, false);
+#endif
             [[unroll]] for (uint j = 0; j < NJ; ++j) {
+#if EXPT_NOSHLD && !QSH
+                HALF kf = qf[0][(f + j) % NF];
+#else
                 HALF kf;
                 coopMatLoadNV(kf, sMem, K_OFF + (j * 16u) * RS + f * 2u, RS, true);
+#endif
+#if QSH
+                [[unroll]] for (uint t = 0; t < MT; ++t) s[t][j] = coopMatMulAddNV(qa[t], kf, s[t][j]);
+#else
                 [[unroll]] for (uint t = 0; t < MT; ++t) s[t][j] = coopMatMulAddNV(qf[t][f], kf, s[t][j]);
+#endif
             }
+        }
 
+#if !EXPT_NOSM
         // ---- online softmax in registers (log2 domain) ----
         const bool edge = kb + BC > ke || has_mask || (causal && kb + BC - 1u > pc.q0 + row0);
         bool moved = false;
@@ -321,6 +349,7 @@ void main() {
                     [[unroll]] for (uint i = 0; i < 8u; ++i) o[t][f][i] *= alpha[t][elem_slot(i)];
 #endif
         }
+#endif
         HALF pf[MT][NJ];
         [[unroll]] for (uint t = 0; t < MT; ++t)
             [[unroll]] for (uint j = 0; j < NJ; ++j) pf[t][j] = HALF(s[t][j]);
@@ -338,14 +367,20 @@ void main() {
             uint e = lid + u * WG;
             uint r = e / CH, c = e % CH;
             pre[u] = uvec4(0u);
+#if !EXPT_NOGLOB
             if (e < BC * CH && kn + r < ke) pre[u] = load_k(fk, kbase + (kn + r - pc.k0) * P.k_sn, c, P.d, P.k_sd);
+#endif
         }
 
         // ---- O += P V ----
         [[unroll]] for (uint j = 0; j < NJ; ++j)
             [[unroll]] for (uint f = 0; f < NF; ++f) {
+#if EXPT_NOSHLD && !QSH
+                HALF vf = qf[0][(f + j) % NF];
+#else
                 HALF vf;
                 coopMatLoadNV(vf, sMem, V_OFF + (j * 16u) * RS + f * 2u, RS, false);
+#endif
                 [[unroll]] for (uint t = 0; t < MT; ++t) o[t][f] = coopMatMulAddNV(pf[t][j], vf, o[t][f]);
             }
 
@@ -383,14 +418,16 @@ void main() {
             const float sc = sRow[(warp * MT + t) * 16u + r];
             [[unroll]] for (uint e = 0; e < 8u; ++e) {
                 const uint col = f * 16u + (lane & 1u) * 8u + e;
-                if (row >= qrows || col >= P.dv) continue;
-                const float x = sO[warp * 256u + lane * 8u + e] * sc;
-                if (partials) {
-                    uint cell = ((pc.part0 + gl_WorkGroupID.z) * pc.tile_bh + bh) * pc.tile_q + row;
-                    WS[cell * P.dv + col] = x;
-                } else {
-                    OUT[pc.o_org + bl * P.o_sb + hl * P.o_sh + row * P.o_sn + col * P.o_sd] =
-                        uint16_t(f32_to_f16_bits(x));
+                // Guarded, not skipped: spirv-opt unrolls only loops without early exits.
+                if (row < qrows && col < P.dv) {
+                    const float x = sO[warp * 256u + lane * 8u + e] * sc;
+                    if (partials) {
+                        uint cell = ((pc.part0 + gl_WorkGroupID.z) * pc.tile_bh + bh) * pc.tile_q + row;
+                        WS[cell * P.dv + col] = x;
+                    } else {
+                        OUT[pc.o_org + bl * P.o_sb + hl * P.o_sh + row * P.o_sn + col * P.o_sd] =
+                            uint16_t(f32_to_f16_bits(x));
+                    }
                 }
             }
         }
@@ -399,13 +436,14 @@ void main() {
             [[unroll]] for (uint i = 0; i < 8u; ++i) {
                 uint row = rt + elem_row(lane, i);
                 uint col = f * 16u + elem_col(lane, i);
-                if (row >= qrows || col >= P.dv) continue;
-                if (partials) {
-                    uint cell = ((pc.part0 + gl_WorkGroupID.z) * pc.tile_bh + bh) * pc.tile_q + row;
-                    WS[cell * P.dv + col] = o[t][f][i];
-                } else {
-                    OUT[pc.o_org + bl * P.o_sb + hl * P.o_sh + row * P.o_sn + col * P.o_sd] =
-                        uint16_t(f32_to_f16_bits(o[t][f][i] * inv[elem_slot(i)]));
+                if (row < qrows && col < P.dv) {
+                    if (partials) {
+                        uint cell = ((pc.part0 + gl_WorkGroupID.z) * pc.tile_bh + bh) * pc.tile_q + row;
+                        WS[cell * P.dv + col] = o[t][f][i];
+                    } else {
+                        OUT[pc.o_org + bl * P.o_sb + hl * P.o_sh + row * P.o_sn + col * P.o_sd] =
+                            uint16_t(f32_to_f16_bits(o[t][f][i] * inv[elem_slot(i)]));
+                    }
                 }
             }
 #endif
@@ -413,14 +451,13 @@ void main() {
         if ((lane & 3u) == 0u) {
             [[unroll]] for (uint q = 0; q < 2u; ++q) {
                 uint row = rt + (lane >> 2) + 8u * q;
-                if (row >= qrows) continue;
                 float mn = m[t][q] * LN2;  // natural-log units, as the portable kernel
-                if (partials) {
+                if (row < qrows && partials) {
                     uint cell = ((pc.part0 + gl_WorkGroupID.z) * pc.tile_bh + bh) * pc.tile_q + row;
                     uint mlb = pc.n_parts * pc.tile_bh * pc.tile_q * P.dv;
                     WS[mlb + 2u * cell] = mn;
                     WS[mlb + 2u * cell + 1u] = lt[q];
-                } else if (want_lse) {
+                } else if (row < qrows && want_lse) {
                     LSE[pc.l_org + bl * P.l_sb + hl * P.l_sh + row * P.l_sn] =
                         lt[q] > 0.0 ? mn + log_ge1(lt[q]) : VKA_NEG_INF;
                 }

@@ -10,24 +10,92 @@
 # capability for GL_NV_cooperative_matrix.
 foreach(hd 16 32 48 64 80)
   vkattn_shader(attention_coopmat_f16_d${hd} attention_coopmat.comp
-                DEFINES HD=${hd} NW=4 MT=1 BC=64 OSHARED=1 TARGET_ENV vulkan1.2)
+                DEFINES HD=${hd} NW=4 MT=1 BC=64 OSHARED=1 TARGET_ENV vulkan1.2 OPTIMIZE)
 endforeach()
 foreach(hd 96 112 128)
   vkattn_shader(attention_coopmat_f16_d${hd} attention_coopmat.comp
-                DEFINES HD=${hd} NW=4 MT=1 BC=64 OSHARED=0 TARGET_ENV vulkan1.2)
+                DEFINES HD=${hd} NW=4 MT=1 BC=64 OSHARED=0 TARGET_ENV vulkan1.2 OPTIMIZE)
   vkattn_shader(attention_coopmat_f16_d${hd}_w8 attention_coopmat.comp
-                DEFINES HD=${hd} NW=8 MT=1 BC=64 OSHARED=0 TARGET_ENV vulkan1.2)
+                DEFINES HD=${hd} NW=8 MT=1 BC=64 OSHARED=0 TARGET_ENV vulkan1.2 OPTIMIZE)
   vkattn_shader(attention_coopmat_f16_d${hd}_w8_t8 attention_coopmat.comp
-                DEFINES HD=${hd} NW=8 MT=1 BC=64 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2)
+                DEFINES HD=${hd} NW=8 MT=1 BC=64 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
 endforeach()
 foreach(hd 48 64 80)
   vkattn_shader(attention_coopmat_f16_d${hd}_w8_t8 attention_coopmat.comp
-                DEFINES HD=${hd} NW=8 MT=1 BC=64 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2)
+                DEFINES HD=${hd} NW=8 MT=1 BC=64 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
   vkattn_shader(attention_coopmat_f16_d${hd}_w8 attention_coopmat.comp
-                DEFINES HD=${hd} NW=8 MT=1 BC=64 OSHARED=1 TARGET_ENV vulkan1.2)
+                DEFINES HD=${hd} NW=8 MT=1 BC=64 OSHARED=1 TARGET_ENV vulkan1.2 OPTIMIZE)
 endforeach()
 vkattn_shader(attention_coopmat_f16_d48_m2 attention_coopmat.comp
-              DEFINES HD=48 NW=4 MT=2 BC=64 OSHARED=1 TARGET_ENV vulkan1.2)
+              DEFINES HD=48 NW=4 MT=2 BC=64 OSHARED=1 TARGET_ENV vulkan1.2 OPTIMIZE)
 vkattn_shader(attention_coopmat_f16_d64_m2 attention_coopmat.comp
-              DEFINES HD=64 NW=4 MT=2 BC=64 OSHARED=1 TARGET_ENV vulkan1.2)
+              DEFINES HD=64 NW=4 MT=2 BC=64 OSHARED=1 TARGET_ENV vulkan1.2 OPTIMIZE)
 vkattn_shader(attention_coopmat_probe attention_coopmat_probe.comp TARGET_ENV vulkan1.2)
+# Peak-rate microbenchmark of the cooperative-matrix unit (tools/coopmat_peak.cpp).
+foreach(cfg "16;32;8;4;0" "16;32;16;4;0" "16;32;8;8;0" "16;32;8;4;1" "16;32;8;4;2" "16;32;8;4;3" "16;32;8;4;4"
+            "16;32;8;8;1" "16;32;8;8;2" "16;32;4;8;1")
+  list(GET cfg 0 tn)
+  list(GET cfg 1 acc)
+  list(GET cfg 2 nacc)
+  list(GET cfg 3 warps)
+  list(GET cfg 4 mode)
+  vkattn_shader(coopmat_peak_n${tn}_a${acc}_x${nacc}_w${warps}_m${mode} coopmat_peak.comp
+                DEFINES TN=${tn} ACC=${acc} NACC=${nacc} WARPS=${warps} MODE=${mode} TARGET_ENV vulkan1.2)
+endforeach()
+# Tuning candidates and ablations, built only with -DVKATTN_TUNING_VARIANTS=ON
+# (scripts/gpu-tune.sh sweeps them through VKATTN_COOPMAT_TILE=<suffix>).
+# Suffix parts: w<warps>, k<keys per block>, m<m-tiles per warp>, t8 (lazy
+# rescale), q1 (Q fragments reloaded from shared memory), x* (ablations that
+# compute wrong results on purpose, for timing only).
+if(VKATTN_TUNING_VARIANTS)
+  # Tuning candidates (VKATTN_COOPMAT_TILE=<suffix>): k<keys per block>,
+  # q1 = Q fragments reloaded from shared memory each key block (fewer registers).
+  vkattn_shader(attention_coopmat_f16_d128_w4_k32_q1 attention_coopmat.comp
+                DEFINES HD=128 NW=4 MT=1 BC=32 QSH=1 OSHARED=0 TARGET_ENV vulkan1.2 OPTIMIZE)
+  vkattn_shader(attention_coopmat_f16_d128_w4_k64_q1 attention_coopmat.comp
+                DEFINES HD=128 NW=4 MT=1 BC=64 QSH=1 OSHARED=0 TARGET_ENV vulkan1.2 OPTIMIZE)
+  vkattn_shader(attention_coopmat_f16_d128_w8_k32 attention_coopmat.comp
+                DEFINES HD=128 NW=8 MT=1 BC=32 OSHARED=0 TARGET_ENV vulkan1.2 OPTIMIZE)
+  vkattn_shader(attention_coopmat_f16_d128_w8_k32_t8r attention_coopmat.comp
+                DEFINES HD=128 NW=8 MT=1 BC=32 OSHARED=0 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
+  vkattn_shader(attention_coopmat_f16_d128_w8_t8r attention_coopmat.comp
+                DEFINES HD=128 NW=8 MT=1 BC=64 OSHARED=0 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
+  vkattn_shader(attention_coopmat_f16_d128_w16_k32 attention_coopmat.comp
+                DEFINES HD=128 NW=16 MT=1 BC=32 OSHARED=0 TARGET_ENV vulkan1.2 OPTIMIZE)
+  vkattn_shader(attention_coopmat_f16_d64_w4_k32_q1 attention_coopmat.comp
+                DEFINES HD=64 NW=4 MT=1 BC=32 QSH=1 OSHARED=1 TARGET_ENV vulkan1.2 OPTIMIZE)
+  vkattn_shader(attention_coopmat_f16_d64_w4_m2_q1 attention_coopmat.comp
+                DEFINES HD=64 NW=4 MT=2 BC=64 QSH=1 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
+  vkattn_shader(attention_coopmat_f16_d48_w8_k128 attention_coopmat.comp
+                DEFINES HD=48 NW=8 MT=1 BC=128 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
+  # Experiment, not for use (wrong results): no softmax at all, so its timing is
+  # the matrix work and tile loads alone, an upper bound for this tiling.
+  vkattn_shader(attention_coopmat_f16_d128_w8_xnosm attention_coopmat.comp
+                DEFINES HD=128 NW=8 MT=1 BC=64 OSHARED=0 EXPT_NOSM=1 TARGET_ENV vulkan1.2 OPTIMIZE)
+  # Ablations (wrong results, timing only): xnold = fragments from registers
+  # instead of shared memory; xnoglob = no global K/V loads; xmma = neither.
+  vkattn_shader(attention_coopmat_f16_d128_w8_xnold attention_coopmat.comp
+                DEFINES HD=128 NW=8 MT=1 BC=64 OSHARED=0 EXPT_NOSM=1 EXPT_NOSHLD=1 TARGET_ENV vulkan1.2 OPTIMIZE)
+  vkattn_shader(attention_coopmat_f16_d128_w8_xnoglob attention_coopmat.comp
+                DEFINES HD=128 NW=8 MT=1 BC=64 OSHARED=0 EXPT_NOSM=1 EXPT_NOGLOB=1 TARGET_ENV vulkan1.2 OPTIMIZE)
+  vkattn_shader(attention_coopmat_f16_d128_w8_xmma attention_coopmat.comp
+                DEFINES HD=128 NW=8 MT=1 BC=64 OSHARED=0 EXPT_NOSM=1 EXPT_NOSHLD=1 EXPT_NOGLOB=1 TARGET_ENV vulkan1.2 OPTIMIZE)
+  vkattn_shader(attention_coopmat_f16_d128_w4_xmma attention_coopmat.comp
+                DEFINES HD=128 NW=4 MT=1 BC=64 OSHARED=0 EXPT_NOSM=1 EXPT_NOSHLD=1 EXPT_NOGLOB=1 TARGET_ENV vulkan1.2 OPTIMIZE)
+  # The same kernel without spirv-opt, to measure what the unrolling buys.
+  vkattn_shader(attention_coopmat_f16_d128_w8_xnoopt attention_coopmat.comp
+                DEFINES HD=128 NW=8 MT=1 BC=64 OSHARED=0 TARGET_ENV vulkan1.2)
+  vkattn_shader(attention_coopmat_f16_d48_xnoopt attention_coopmat.comp
+                DEFINES HD=48 NW=4 MT=1 BC=64 OSHARED=1 TARGET_ENV vulkan1.2)
+  # Key blocks of 128 (fewer barriers per key, more registers).
+  foreach(hd 48 64 80)
+    vkattn_shader(attention_coopmat_f16_d${hd}_w8_t8_k128 attention_coopmat.comp
+                  DEFINES HD=${hd} NW=8 MT=1 BC=128 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
+    vkattn_shader(attention_coopmat_f16_d${hd}_w4_t8_k128 attention_coopmat.comp
+                  DEFINES HD=${hd} NW=4 MT=1 BC=128 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
+  endforeach()
+  vkattn_shader(attention_coopmat_f16_d64_w4_t8 attention_coopmat.comp
+                DEFINES HD=64 NW=4 MT=1 BC=64 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
+  vkattn_shader(attention_coopmat_f16_d128_w8_t8_k32 attention_coopmat.comp
+                DEFINES HD=128 NW=8 MT=1 BC=32 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
+endif()

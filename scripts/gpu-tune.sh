@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Sweeps kernel variants on one device: for each VKATTN_COOPMAT_TILE suffix
+# ("-" = the automatic choice), runs vkattn-bench on the selected cases with
+# VKATTN_PIPELINE_STATS=1, so the driver's register/spill statistics of every
+# pipeline land beside the timings.
+#   scripts/gpu-tune.sh BUILD OUTDIR FILTER[,FILTER..] SUFFIX... [-- vkattn-bench args]
+# Writes OUTDIR/tune-<suffix>.json and OUTDIR/tune.txt (timings + statistics).
+set -u
+build="$1"; out="$2"; filter="$3"; shift 3
+suffixes=()
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do suffixes+=("$1"); shift; done
+[ "${1:-}" = "--" ] && shift
+mkdir -p "$out"
+for s in "${suffixes[@]}"; do
+  tile="$s"; [ "$s" = "-" ] && tile=""
+  echo "=== VKATTN_COOPMAT_TILE=${tile:-auto}" | tee -a "$out/tune.txt"
+  VKATTN_PIPELINE_STATS=1 VKATTN_COOPMAT_TILE="$tile" \
+    "$build/tools/bench/vkattn-bench" --suite assets/suites/real_models.json --filter "$filter" -q \
+    --json "$out/tune-${s}.json" "$@" 2>&1 |
+    grep -E "^(case|[a-z0-9_]+ +[0-9]+x)|vkattn: pipeline attention" | tee -a "$out/tune.txt"
+done
