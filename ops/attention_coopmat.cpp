@@ -204,20 +204,28 @@ Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, 
     if (layout == VKA_CM_LAYOUT_NONE) return decline();
 
     const uint32_t hd = static_cast<uint32_t>(round_up(static_cast<uint64_t>(std::max(d.q.shape[3], d.v.shape[3])), 16));
-    // Tiling (measured on an H200, driver 580; TFLOP/s):
-    //   head dims <= 48: 4 warps x 16 rows (SD1.5 d40: 52; 2 m-tiles per warp 39);
-    //   64..80: 8 warps, O rescaled only when a row maximum grows by more than
-    //     2^8 (SDXL 95, against 68 with 4 warps and exact rescaling);
-    //   96..128: 8 warps, O rescaled in registers (Flux 58, WAN 70; 4 warps 48/54).
-    // 8 warps only when the grid still fills the device without split-KV
-    // (SDXL 2x20x1024: 4 warps 43, 8 warps + split-KV 37).
+    // Tiling (measured on an H200, driver 580, with scripts/gpu-tune.sh; TFLOP/s):
+    //   48, 64: 8 warps, key blocks of 128, O rescaled only when a row maximum
+    //     grows by more than 2^8, whenever the grid has 256 or more 128-row
+    //     tiles (SD1.5 d40 76, SDXL 100, SDXL 2x20x1024 69; 4 warps x 64 keys
+    //     with exact rescaling 52/68/43);
+    //   80..128: 8 warps x 64 keys, lazy rescale (Flux 106, WAN 129; 4 warps
+    //     72 on Flux), when the grid fills the device without split-KV;
+    //   otherwise 4 warps x 64 keys.
     // VKATTN_COOPMAT_TILE=<suffix> forces attention_coopmat_f16_d<hd>_<suffix>
     // where it exists ("w4": the 4-warp variant); the suffix names its tiling
     // (w<warps>, m<m-tiles per warp>, k<keys per block>, q1: Q kept in shared memory).
     const uint64_t units8 = static_cast<uint64_t>(d.q.shape[0] * d.q.shape[1]) *
                             ((static_cast<uint64_t>(d.q.shape[2]) + 127) / 128);
-    uint32_t nw = hd > 48 && units8 * 2 >= 1024 ? 8 : 4, mt = 1, bc = 64, qsh = 0;
-    std::string shader = cat("attention_coopmat_f16_d", hd, nw == 8 ? (hd <= 80 ? "_w8_t8" : "_w8") : "");
+    uint32_t nw = 4, mt = 1, bc = 64, qsh = 0;
+    std::string shader = cat("attention_coopmat_f16_d", hd);
+    if ((hd == 48 || hd == 64) && units8 >= 256) {
+        nw = 8, bc = 128;
+        shader += "_w8_t8_k128";
+    } else if (hd > 48 && units8 * 2 >= 1024) {
+        nw = 8;
+        shader += "_w8_t8";
+    }
     if (const char *tile = std::getenv("VKATTN_COOPMAT_TILE"); tile && *tile) {
         const std::string alt = std::strcmp(tile, "w4") == 0 ? cat("attention_coopmat_f16_d", hd)
                                                               : cat("attention_coopmat_f16_d", hd, "_", tile);

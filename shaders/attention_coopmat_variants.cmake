@@ -1,13 +1,15 @@
 # Attention on NV cooperative matrices (ops/attention_coopmat.cpp):
-#   attention_coopmat_f16_d<HD>[_w8][_t8][_m2]
-# f16 in, f16 out; HD is the head-dim bucket (max(D, Dv) rounded up to 16);
-# _w8: 8 warps (128 query rows) instead of 4; _t8: O rescaled only when a row
-# maximum grows by more than 8 (log2 units, P <= 2^8); _m2: two 16-row tiles
-# per warp. OSHARED=1 (head dims <= 80) moves O through shared memory for the
-# rescale and the store, which kept it out of local memory there; above 80
-# the register path measured faster. Tilings were chosen on an H200 (see
-# ops/attention_coopmat.cpp). glslang declares the VulkanMemoryModel
-# capability for GL_NV_cooperative_matrix.
+#   attention_coopmat_f16_d<HD>[_w8_t8[_k128]]
+# f16 in, f16 out; HD is the head-dim bucket (max(D, Dv) rounded up to 16).
+# Default: 4 warps x 16 query rows, key blocks of 64, exact rescaling of O.
+# _w8: 8 warps (128 query rows); _t8: O rescaled only when a row maximum grows
+# by more than 8 (log2 units, P <= 2^8); _k128: key blocks of 128.
+# OSHARED=1 (head dims <= 80, and the _t8 variants) moves O through shared
+# memory for the rescale and the store; the 4-warp variants above 80 scale O
+# in registers. Only the variants the chooser picks are built by default (the
+# spirv-opt-unrolled modules are ~200 KB each); the others are tuning
+# candidates below. Tilings were chosen on an H200 (ops/attention_coopmat.cpp).
+# glslang declares the VulkanMemoryModel capability for GL_NV_cooperative_matrix.
 foreach(hd 16 32 48 64 80)
   vkattn_shader(attention_coopmat_f16_d${hd} attention_coopmat.comp
                 DEFINES HD=${hd} NW=4 MT=1 BC=64 OSHARED=1 TARGET_ENV vulkan1.2 OPTIMIZE)
@@ -15,21 +17,17 @@ endforeach()
 foreach(hd 96 112 128)
   vkattn_shader(attention_coopmat_f16_d${hd} attention_coopmat.comp
                 DEFINES HD=${hd} NW=4 MT=1 BC=64 OSHARED=0 TARGET_ENV vulkan1.2 OPTIMIZE)
-  vkattn_shader(attention_coopmat_f16_d${hd}_w8 attention_coopmat.comp
-                DEFINES HD=${hd} NW=8 MT=1 BC=64 OSHARED=0 TARGET_ENV vulkan1.2 OPTIMIZE)
+endforeach()
+foreach(hd 80 96 112 128)
   vkattn_shader(attention_coopmat_f16_d${hd}_w8_t8 attention_coopmat.comp
                 DEFINES HD=${hd} NW=8 MT=1 BC=64 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
 endforeach()
-foreach(hd 48 64 80)
-  vkattn_shader(attention_coopmat_f16_d${hd}_w8_t8 attention_coopmat.comp
-                DEFINES HD=${hd} NW=8 MT=1 BC=64 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
-  vkattn_shader(attention_coopmat_f16_d${hd}_w8 attention_coopmat.comp
-                DEFINES HD=${hd} NW=8 MT=1 BC=64 OSHARED=1 TARGET_ENV vulkan1.2 OPTIMIZE)
+# Key blocks of 128: fewer barriers per key (SD1.5 d40 52 -> 76 TFLOP/s, SDXL
+# 96 -> 100, SDXL 2x20x1024 43 -> 69 on the H200); d80 does not fit 48 KiB.
+foreach(hd 48 64)
+  vkattn_shader(attention_coopmat_f16_d${hd}_w8_t8_k128 attention_coopmat.comp
+                DEFINES HD=${hd} NW=8 MT=1 BC=128 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
 endforeach()
-vkattn_shader(attention_coopmat_f16_d48_m2 attention_coopmat.comp
-              DEFINES HD=48 NW=4 MT=2 BC=64 OSHARED=1 TARGET_ENV vulkan1.2 OPTIMIZE)
-vkattn_shader(attention_coopmat_f16_d64_m2 attention_coopmat.comp
-              DEFINES HD=64 NW=4 MT=2 BC=64 OSHARED=1 TARGET_ENV vulkan1.2 OPTIMIZE)
 vkattn_shader(attention_coopmat_probe attention_coopmat_probe.comp TARGET_ENV vulkan1.2)
 # Peak-rate microbenchmark of the cooperative-matrix unit (tools/coopmat_peak.cpp).
 foreach(cfg "16;32;8;4;0" "16;32;16;4;0" "16;32;8;8;0" "16;32;8;4;1" "16;32;8;4;2" "16;32;8;4;3" "16;32;8;4;4"
@@ -48,6 +46,20 @@ endforeach()
 # rescale), q1 (Q fragments reloaded from shared memory), x* (ablations that
 # compute wrong results on purpose, for timing only).
 if(VKATTN_TUNING_VARIANTS)
+  foreach(hd 96 112 128)
+    vkattn_shader(attention_coopmat_f16_d${hd}_w8 attention_coopmat.comp
+                  DEFINES HD=${hd} NW=8 MT=1 BC=64 OSHARED=0 TARGET_ENV vulkan1.2 OPTIMIZE)
+  endforeach()
+  foreach(hd 48 64 80)
+    vkattn_shader(attention_coopmat_f16_d${hd}_w8 attention_coopmat.comp
+                  DEFINES HD=${hd} NW=8 MT=1 BC=64 OSHARED=1 TARGET_ENV vulkan1.2 OPTIMIZE)
+  endforeach()
+  foreach(hd 48 64)
+    vkattn_shader(attention_coopmat_f16_d${hd}_w8_t8 attention_coopmat.comp
+                  DEFINES HD=${hd} NW=8 MT=1 BC=64 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
+    vkattn_shader(attention_coopmat_f16_d${hd}_m2 attention_coopmat.comp
+                  DEFINES HD=${hd} NW=4 MT=2 BC=64 OSHARED=1 TARGET_ENV vulkan1.2 OPTIMIZE)
+  endforeach()
   # Tuning candidates (VKATTN_COOPMAT_TILE=<suffix>): k<keys per block>,
   # q1 = Q fragments reloaded from shared memory each key block (fewer registers).
   vkattn_shader(attention_coopmat_f16_d128_w4_k32_q1 attention_coopmat.comp
@@ -87,10 +99,7 @@ if(VKATTN_TUNING_VARIANTS)
                 DEFINES HD=128 NW=8 MT=1 BC=64 OSHARED=0 TARGET_ENV vulkan1.2)
   vkattn_shader(attention_coopmat_f16_d48_xnoopt attention_coopmat.comp
                 DEFINES HD=48 NW=4 MT=1 BC=64 OSHARED=1 TARGET_ENV vulkan1.2)
-  # Key blocks of 128 (fewer barriers per key, more registers).
-  foreach(hd 48 64 80)
-    vkattn_shader(attention_coopmat_f16_d${hd}_w8_t8_k128 attention_coopmat.comp
-                  DEFINES HD=${hd} NW=8 MT=1 BC=128 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
+  foreach(hd 48 64)
     vkattn_shader(attention_coopmat_f16_d${hd}_w4_t8_k128 attention_coopmat.comp
                   DEFINES HD=${hd} NW=4 MT=1 BC=128 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
   endforeach()

@@ -346,7 +346,9 @@ TEST_CASE("attention coopmat: deterministic", "[attention][coopmat]") {
 TEST_CASE("attention coopmat: tilings", "[attention][coopmat]") {
     TestContext ctx;
     VKA_REQUIRE_COOPMAT(ctx.ctx);
-    for (const char *tile : {"w4", "w8", "w8_t8", "m2"}) {
+    // Every tiling the chooser can pick (a suffix without a variant at some
+    // head dim falls back to the default there).
+    for (const char *tile : {"w4", "w8_t8", "w8_t8_k128"}) {
         EnvGuard env("VKATTN_COOPMAT_TILE", tile);
         for (int64_t D : {40, 64, 128}) {
             Case c = coop_case();
@@ -355,6 +357,14 @@ TEST_CASE("attention coopmat: tilings", "[attention][coopmat]") {
             coop(ctx, c);
             c.mask_kind = VKATTN_MASK_NONE, c.flags |= VKATTN_ATTENTION_CAUSAL;
             coop(ctx, c);
+            // Stress inputs: the lazy rescale (P up to 2^8) with logits far
+            // beyond the f16 range and a large common offset in v.
+            Case st = coop_case();
+            st.Hq = 1, st.Nq = 130, st.Nk = 1500, st.D = D;
+            st.qk_mul = 24;
+            coop(ctx, st);
+            st.qk_mul = 1, st.v_add = 20;
+            coop(ctx, st);
         }
     }
 }
