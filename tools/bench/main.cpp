@@ -474,7 +474,7 @@ int main(int argc, char **argv) {
                 suite_path.c_str(), cases.size(), suite.cases.size(), backends_text(cli.run).c_str(), reps.c_str(),
                 cli.run.warmup, cli.run.verify_rows, meta.date.c_str());
     std::printf(
-        "TFLOP/s = 2*B*Hq*Nq*Nk*(D+Dv) / median GPU time; err = max |out - ref| in output ulps at the row "
+        "TFLOP/s = 2*B*Hq*Nq*Nk*(D+Dv) (causal: kept pairs only) / median GPU time; err = max |out - ref| in output ulps at the row "
         "magnitude\n\n");
 
     size_t name_w = 4;

@@ -1,5 +1,6 @@
 #include "suite.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -81,8 +82,15 @@ std::string shape_string(const Case &c) {
 }
 
 double case_flops(const Case &c) {
-    return 2.0 * static_cast<double>(c.B) * static_cast<double>(c.Hq) * static_cast<double>(c.Nq) *
-           static_cast<double>(c.Nk) * static_cast<double>(c.D + c.Dv);
+    // (query, key) pairs computed: all of them, or under the causal mask
+    // (upper-left aligned: query i sees keys 0..i) sum_i min(i + 1, Nk).
+    double pairs = static_cast<double>(c.Nq) * static_cast<double>(c.Nk);
+    if (c.causal) {
+        const double nq = static_cast<double>(c.Nq), nk = static_cast<double>(c.Nk);
+        const double tri = std::min(nq, nk);  // rows i < Nk see i + 1 keys
+        pairs = tri * (tri + 1) / 2 + std::max(0.0, nq - nk) * nk;
+    }
+    return 2.0 * static_cast<double>(c.B) * static_cast<double>(c.Hq) * pairs * static_cast<double>(c.D + c.Dv);
 }
 
 namespace {

@@ -66,8 +66,9 @@ const char *mask_shape_name(MaskShape s);
 // "2x8x4096x40", with /Hkv, Nk and Dv shown only where they differ.
 std::string shape_string(const Case &c);
 
-// Floating-point operations of one attention call: 2*B*Hq*Nq*Nk*(D+Dv)
-// (the q.k^T and p.v products; causal masking is not discounted).
+// Floating-point operations of one attention call: 2*B*Hq*pairs*(D+Dv), the
+// q.k^T and p.v products over the (query, key) pairs computed: Nq*Nk, or under
+// the causal mask only the pairs it keeps.
 double case_flops(const Case &c);
 
 }  // namespace vkbench
