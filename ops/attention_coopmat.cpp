@@ -204,33 +204,42 @@ Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, 
     if (layout == VKA_CM_LAYOUT_NONE) return decline();
 
     const uint32_t hd = static_cast<uint32_t>(round_up(static_cast<uint64_t>(std::max(d.q.shape[3], d.v.shape[3])), 16));
-    // Tiling (measured on an H200, driver 580, with scripts/gpu-tune.sh; TFLOP/s):
-    //   48, 64: 8 warps, key blocks of 128, O rescaled only when a row maximum
-    //     grows by more than 2^8, whenever the grid has 256 or more 128-row
-    //     tiles (SD1.5 d40 76, SDXL 100, SDXL 2x20x1024 69; 4 warps x 64 keys
-    //     with exact rescaling 52/68/43);
-    //   80..128: 8 warps x 64 keys, lazy rescale (Flux 106, WAN 129; 4 warps
-    //     72 on Flux), when the grid fills the device without split-KV;
+    // Tiling (measured on an H200, driver 580, with scripts/gpu-tune.sh; TFLOP/s;
+    // a "unit" is a 128-row query tile of one (batch, head)):
+    //   48, 64 with >= 512 units and >= 1024 keys: 4 warps x two 16-row
+    //     m-tiles, key blocks of 64, lazy rescale (SD1.5 d40 102, SDXL 111,
+    //     SD3 118; one m-tile per warp 76/100/94);
+    //   48, 64 otherwise with >= 256 units: 8 warps, key blocks of 128 (SDXL
+    //     2x20x1024 72 against 66 with m-tile pairs; SDXL cross attention
+    //     17.6 against 13.0);
+    //   80: 8 warps, O rescaled in registers without a branch (SD1.5 d80 45
+    //     with split-KV, 35 with 4 warps);
+    //   96..128: the same when the grid fills the device without split-KV
+    //     (Flux 110, WAN 132; 4 warps 77/88);
     //   otherwise 4 warps x 64 keys.
     // VKATTN_COOPMAT_TILE=<suffix> forces attention_coopmat_f16_d<hd>_<suffix>
     // where it exists ("w4": the 4-warp variant); the suffix names its tiling
     // (w<warps>, m<m-tiles per warp>, k<keys per block>, q1: Q kept in shared memory).
     const uint64_t units8 = static_cast<uint64_t>(d.q.shape[0] * d.q.shape[1]) *
                             ((static_cast<uint64_t>(d.q.shape[2]) + 127) / 128);
+    const int64_t nk = d.k.shape[2];
     uint32_t nw = 4, mt = 1, bc = 64, qsh = 0;
     std::string shader = cat("attention_coopmat_f16_d", hd);
-    if ((hd == 48 || hd == 64) && units8 >= 256) {
+    if ((hd == 48 || hd == 64) && units8 >= 512 && nk >= 1024) {
+        mt = 2;
+        shader += "_w4_m2_k64";
+    } else if ((hd == 48 || hd == 64) && units8 >= 256) {
         nw = 8, bc = 128;
-        shader += "_w8_t8_k128";
-    } else if (hd > 48 && units8 * 2 >= 1024) {
+        shader += hd == 48 ? "_w8_t8_k128" : "_w8_ralw_k128";
+    } else if (hd == 80 || (hd > 80 && units8 * 2 >= 1024)) {
         nw = 8;
-        shader += "_w8_t8";
+        shader += "_w8_ralw";
     }
     if (const char *tile = std::getenv("VKATTN_COOPMAT_TILE"); tile && *tile) {
         const std::string alt = std::strcmp(tile, "w4") == 0 ? cat("attention_coopmat_f16_d", hd)
                                                               : cat("attention_coopmat_f16_d", hd, "_", tile);
         if (find_embedded_shader(alt)) {
-            shader = alt, nw = 4;
+            shader = alt, nw = 4, mt = 1, bc = 64, qsh = 0;
             std::string t = cat("_", tile, "_");
             for (size_t at = 0; (at = t.find('_', at)) != std::string::npos && at + 2 < t.size(); at++) {
                 const char kind = t[at + 1];

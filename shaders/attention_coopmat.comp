@@ -323,7 +323,16 @@ void main() {
                 }
             [[unroll]] for (uint q = 0; q < 2u; ++q) l[t][q] = fma(l[t][q], alpha[t][q], sum[q]);
         }
+#if RALW && !OSHARED
+        // Rescale unconditionally (alpha = 1 where no maximum moved): no
+        // branch between the softmax and P V.
+        [[unroll]] for (uint t = 0; t < MT; ++t)
+            [[unroll]] for (uint f = 0; f < NF; ++f)
+                [[unroll]] for (uint i = 0; i < 8u; ++i) o[t][f][i] *= alpha[t][elem_slot(i)];
+        if (false) {
+#else
         if (subgroupAny(moved)) {
+#endif
 #if OSHARED
             // Through shared memory: the driver keeps O in registers only
             // while its elements are never addressed one by one.

@@ -1,12 +1,12 @@
 # Attention on NV cooperative matrices (ops/attention_coopmat.cpp):
-#   attention_coopmat_f16_d<HD>[_w8_t8[_k128]]
+#   attention_coopmat_f16_d<HD>[_w8_ralw|_w8_t8_k128|_w8_ralw_k128|_w4_m2_k64]
 # f16 in, f16 out; HD is the head-dim bucket (max(D, Dv) rounded up to 16).
 # Default: 4 warps x 16 query rows, key blocks of 64, exact rescaling of O.
-# _w8: 8 warps (128 query rows); _t8: O rescaled only when a row maximum grows
-# by more than 8 (log2 units, P <= 2^8); _k128: key blocks of 128.
-# OSHARED=1 (head dims <= 80, and the _t8 variants) moves O through shared
-# memory for the rescale and the store; the 4-warp variants above 80 scale O
-# in registers. Only the variants the chooser picks are built by default (the
+# _w8: 8 warps; _m2: two 16-row m-tiles per warp; _k<n>: key blocks of n;
+# _t8: O rescaled only when a row maximum grows by more than 8 (log2 units,
+# P <= 2^8); _ralw: O rescaled in registers every block, without a branch.
+# OSHARED=1 (the 4-warp variants up to 80, _t8 and _m2) moves O through
+# shared memory for the rescale and the store; the others scale O in registers. Only the variants the chooser picks are built by default (the
 # spirv-opt-unrolled modules are ~200 KB each); the others are tuning
 # candidates below. Tilings were chosen on an H200 (ops/attention_coopmat.cpp).
 # glslang declares the VulkanMemoryModel capability for GL_NV_cooperative_matrix.
@@ -18,16 +18,24 @@ foreach(hd 96 112 128)
   vkattn_shader(attention_coopmat_f16_d${hd} attention_coopmat.comp
                 DEFINES HD=${hd} NW=4 MT=1 BC=64 OSHARED=0 TARGET_ENV vulkan1.2 OPTIMIZE)
 endforeach()
+# 8 warps, O rescaled in registers every key block (no branch between the
+# softmax and P V): Flux 106 -> 110 TFLOP/s, WAN 129 -> 132, SD1.5 d80 35 -> 45.
 foreach(hd 80 96 112 128)
-  vkattn_shader(attention_coopmat_f16_d${hd}_w8_t8 attention_coopmat.comp
-                DEFINES HD=${hd} NW=8 MT=1 BC=64 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
+  vkattn_shader(attention_coopmat_f16_d${hd}_w8_ralw attention_coopmat.comp
+                DEFINES HD=${hd} NW=8 MT=1 BC=64 OSHARED=0 RALW=1 TARGET_ENV vulkan1.2 OPTIMIZE)
 endforeach()
-# Key blocks of 128: fewer barriers per key (SD1.5 d40 52 -> 76 TFLOP/s, SDXL
-# 96 -> 100, SDXL 2x20x1024 43 -> 69 on the H200); d80 does not fit 48 KiB.
+# Two 16-row m-tiles per warp halve the K/V fragment loads per product:
+# SD1.5 d40 76 -> 102, SDXL 100 -> 111, SD3 94 -> 118 (a few bytes spill).
 foreach(hd 48 64)
-  vkattn_shader(attention_coopmat_f16_d${hd}_w8_t8_k128 attention_coopmat.comp
-                DEFINES HD=${hd} NW=8 MT=1 BC=128 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
+  vkattn_shader(attention_coopmat_f16_d${hd}_w4_m2_k64 attention_coopmat.comp
+                DEFINES HD=${hd} NW=4 MT=2 BC=64 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
 endforeach()
+# Key blocks of 128 for grids too small for the m-tile pairs (SDXL 2x20x1024:
+# 43 -> 72) and short key ranges (SDXL cross attention 14.5 -> 17.6).
+vkattn_shader(attention_coopmat_f16_d48_w8_t8_k128 attention_coopmat.comp
+              DEFINES HD=48 NW=8 MT=1 BC=128 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
+vkattn_shader(attention_coopmat_f16_d64_w8_ralw_k128 attention_coopmat.comp
+              DEFINES HD=64 NW=8 MT=1 BC=128 OSHARED=0 RALW=1 TARGET_ENV vulkan1.2 OPTIMIZE)
 vkattn_shader(attention_coopmat_probe attention_coopmat_probe.comp TARGET_ENV vulkan1.2)
 # Peak-rate microbenchmark of the cooperative-matrix unit (tools/coopmat_peak.cpp).
 foreach(cfg "16;32;8;4;0" "16;32;16;4;0" "16;32;8;8;0" "16;32;8;4;1" "16;32;8;4;2" "16;32;8;4;3" "16;32;8;4;4"
@@ -46,6 +54,42 @@ endforeach()
 # rescale), q1 (Q fragments reloaded from shared memory), x* (ablations that
 # compute wrong results on purpose, for timing only).
 if(VKATTN_TUNING_VARIANTS)
+  foreach(hd 80 96 112 128)
+    vkattn_shader(attention_coopmat_f16_d${hd}_w8_t8 attention_coopmat.comp
+                  DEFINES HD=${hd} NW=8 MT=1 BC=64 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
+  endforeach()
+  vkattn_shader(attention_coopmat_f16_d64_w8_t8_k128 attention_coopmat.comp
+                DEFINES HD=64 NW=8 MT=1 BC=128 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
+  # Two m-tiles per warp at head dim 64 (half the K/V fragment loads per product).
+  vkattn_shader(attention_coopmat_f16_d64_w4_m2_k32 attention_coopmat.comp
+                DEFINES HD=64 NW=4 MT=2 BC=32 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
+  vkattn_shader(attention_coopmat_f16_d64_w8_m2_k32 attention_coopmat.comp
+                DEFINES HD=64 NW=8 MT=2 BC=32 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
+  vkattn_shader(attention_coopmat_f16_d64_w4_m2_k32_q1 attention_coopmat.comp
+                DEFINES HD=64 NW=4 MT=2 BC=32 QSH=1 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
+  vkattn_shader(attention_coopmat_f16_d48_w8_m2_k32 attention_coopmat.comp
+                DEFINES HD=48 NW=8 MT=2 BC=32 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
+  vkattn_shader(attention_coopmat_f16_d64_w8_m2_k32_r attention_coopmat.comp
+                DEFINES HD=64 NW=8 MT=2 BC=32 OSHARED=0 TARGET_ENV vulkan1.2 OPTIMIZE)
+  vkattn_shader(attention_coopmat_f16_d64_w4_m2_k32_ralw attention_coopmat.comp
+                DEFINES HD=64 NW=4 MT=2 BC=32 OSHARED=0 RALW=1 TARGET_ENV vulkan1.2 OPTIMIZE)
+  vkattn_shader(attention_coopmat_f16_d48_w4_m2_k32 attention_coopmat.comp
+                DEFINES HD=48 NW=4 MT=2 BC=32 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
+  vkattn_shader(attention_coopmat_f16_d48_w8_m2_k32_ralw attention_coopmat.comp
+                DEFINES HD=48 NW=8 MT=2 BC=32 OSHARED=0 RALW=1 TARGET_ENV vulkan1.2 OPTIMIZE)
+  vkattn_shader(attention_coopmat_f16_d80_w4_m2_k32 attention_coopmat.comp
+                DEFINES HD=80 NW=4 MT=2 BC=32 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
+  vkattn_shader(attention_coopmat_f16_d128_w8_ralw_k32 attention_coopmat.comp
+                DEFINES HD=128 NW=8 MT=1 BC=32 OSHARED=0 RALW=1 TARGET_ENV vulkan1.2 OPTIMIZE)
+  vkattn_shader(attention_coopmat_f16_d128_w4_ralw attention_coopmat.comp
+                DEFINES HD=128 NW=4 MT=1 BC=64 OSHARED=0 RALW=1 TARGET_ENV vulkan1.2 OPTIMIZE)
+  foreach(hd 48 64)
+    vkattn_shader(attention_coopmat_f16_d${hd}_w4_m2_k64_q1 attention_coopmat.comp
+                  DEFINES HD=${hd} NW=4 MT=2 BC=64 QSH=1 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
+    vkattn_shader(attention_coopmat_f16_d${hd}_w4_m2_k48 attention_coopmat.comp
+                  DEFINES HD=${hd} NW=4 MT=2 BC=48 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
+  endforeach()
+  # Branch-free rescale of O in registers.
   foreach(hd 96 112 128)
     vkattn_shader(attention_coopmat_f16_d${hd}_w8 attention_coopmat.comp
                   DEFINES HD=${hd} NW=8 MT=1 BC=64 OSHARED=0 TARGET_ENV vulkan1.2 OPTIMIZE)

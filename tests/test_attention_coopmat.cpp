@@ -348,9 +348,9 @@ TEST_CASE("attention coopmat: tilings", "[attention][coopmat]") {
     VKA_REQUIRE_COOPMAT(ctx.ctx);
     // Every tiling the chooser can pick (a suffix without a variant at some
     // head dim falls back to the default there).
-    for (const char *tile : {"w4", "w8_t8", "w8_t8_k128"}) {
+    for (const char *tile : {"w4", "w8_ralw", "w8_t8_k128", "w8_ralw_k128", "w4_m2_k64"}) {
         EnvGuard env("VKATTN_COOPMAT_TILE", tile);
-        for (int64_t D : {40, 64, 128}) {
+        for (int64_t D : {40, 64, 80, 112, 128}) {
             Case c = coop_case();
             c.D = D, c.B = 2, c.Nq = 200, c.Nk = 333;
             c.mask_kind = VKATTN_MASK_BOOL, c.mask_neg_inf = true, c.mask_shape[1] = 1;
