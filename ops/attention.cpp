@@ -292,7 +292,8 @@ Status validate_desc(const vkattn_attention_desc &d) {
     if (d.out_dtype != d.dtype && d.out_dtype != VKATTN_DTYPE_F32)
         return Error(VKATTN_ERROR_INVALID_DTYPE, "desc->out_dtype = ", static_cast<int>(d.out_dtype), " (",
                      dtype_name(d.out_dtype), ") must be desc->dtype (", dtype_name(d.dtype), ") or F32");
-    const uint32_t known = VKATTN_ATTENTION_SCALE | VKATTN_ATTENTION_CAUSAL | VKATTN_ATTENTION_LSE;
+    const uint32_t known =
+        VKATTN_ATTENTION_SCALE | VKATTN_ATTENTION_CAUSAL | VKATTN_ATTENTION_LSE | VKATTN_ATTENTION_F16_COMPUTE;
     if (d.flags & ~known)
         return Error(VKATTN_ERROR_INVALID_ARGUMENT, "desc->flags = 0x", std::hex, d.flags, " has unknown bits 0x",
                      d.flags & ~known);
@@ -648,6 +649,9 @@ Status attention_workspace_size(Context &ctx, const vkattn_attention_desc &d, ui
 Status attention(Context &ctx, const vkattn_attention_desc &d, Tensor *q, Tensor *k, Tensor *v, Tensor *mask,
                  Tensor *out, Tensor *lse) {
     VKA_RETURN_IF_ERROR(attn::validate_desc(d));
+    if (d.flags & VKATTN_ATTENTION_F16_COMPUTE)
+        return Error(VKATTN_ERROR_INVALID_ARGUMENT,
+                     "desc->flags has VKATTN_ATTENTION_F16_COMPUTE, which only vkattn_attention_host serves");
     const bool has_mask = d.mask_kind != VKATTN_MASK_NONE, has_lse = (d.flags & VKATTN_ATTENTION_LSE) != 0;
     VKA_RETURN_IF_ERROR(check_tensor(ctx, q, "q", d.dtype, "desc->dtype", d.q));
     VKA_RETURN_IF_ERROR(check_tensor(ctx, k, "k", d.dtype, "desc->dtype", d.k));

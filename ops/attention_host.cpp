@@ -11,22 +11,35 @@
 
 #include "attention.h"
 #include "attention_coopmat.h"
+#include "half_convert.h"
 
 namespace vkattn::ops {
 namespace {
 
 uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
+// What a copy does to the elements.
+enum class Cvt { None, F32ToF16, F16ToF32 };
+
 // Copy rows [r0, r1) of a 4-D box between strided arrays (strides in
-// elements); a row is one (a, b, c) index, its ext[3] elements the run.
+// elements); a row is one (a, b, c) index, its ext[3] elements the run. `es`
+// is the source element size. Converting f32 -> f16 clears *ok when a finite
+// value overflowed f16.
 void copy4d_rows(const char *src, const int64_t ss[4], char *dst, const int64_t ds[4], const int64_t ext[4], size_t es,
-                 int64_t r0, int64_t r1) {
+                 Cvt cvt, int64_t r0, int64_t r1, bool *ok) {
     const int64_t e = static_cast<int64_t>(es);
+    const int64_t de = cvt == Cvt::None ? e : (cvt == Cvt::F32ToF16 ? 2 : 4);
+    bool fine = true;
     for (int64_t r = r0; r < r1; r++) {
         const int64_t c = r % ext[2], b = (r / ext[2]) % ext[1], a = r / (ext[2] * ext[1]);
         const char *s = src + (a * ss[0] + b * ss[1] + c * ss[2]) * e;
-        char *d = dst + (a * ds[0] + b * ds[1] + c * ds[2]) * e;
-        if (ss[3] == 1 && ds[3] == 1) {
+        char *d = dst + (a * ds[0] + b * ds[1] + c * ds[2]) * de;
+        if (cvt == Cvt::F32ToF16) {
+            fine &= f32_to_f16_row(reinterpret_cast<const float *>(s), ss[3], reinterpret_cast<uint16_t *>(d), ds[3],
+                                   ext[3]);
+        } else if (cvt == Cvt::F16ToF32) {
+            f16_to_f32_row(reinterpret_cast<const uint16_t *>(s), ss[3], reinterpret_cast<float *>(d), ds[3], ext[3]);
+        } else if (ss[3] == 1 && ds[3] == 1) {
             std::memcpy(d, s, static_cast<size_t>(ext[3]) * es);
         } else if (es == 2) {
             for (int64_t i = 0; i < ext[3]; i++) std::memcpy(d + i * ds[3] * 2, s + i * ss[3] * 2, 2);
@@ -36,29 +49,45 @@ void copy4d_rows(const char *src, const int64_t ss[4], char *dst, const int64_t 
             for (int64_t i = 0; i < ext[3]; i++) std::memcpy(d + i * ds[3] * e, s + i * ss[3] * e, es);
         }
     }
+    if (!fine) *ok = false;
 }
 
 // Copy a 4-D box between strided arrays. One thread copies about 5-10 GB/s,
 // well below what PCIe and the GPU take, so large boxes are split over rows
 // between threads (disjoint destinations: the result does not depend on it).
-void copy4d(const char *src, const int64_t ss[4], char *dst, const int64_t ds[4], const int64_t ext[4], size_t es) {
+// Returns false when a finite value overflowed an f32 -> f16 conversion.
+bool copy4d(const char *src, const int64_t ss[4], char *dst, const int64_t ds[4], const int64_t ext[4], size_t es,
+            Cvt cvt = Cvt::None) {
     const int64_t rows = ext[0] * ext[1] * ext[2];
     const uint64_t bytes = static_cast<uint64_t>(rows * ext[3]) * es;
     unsigned n = std::min(8u, std::max(1u, std::thread::hardware_concurrency()));
     n = static_cast<unsigned>(std::min<uint64_t>(n, bytes / (1ull << 20)));  // >= 1 MiB a thread
     n = static_cast<unsigned>(std::min<int64_t>(n, rows));
-    if (n <= 1) return copy4d_rows(src, ss, dst, ds, ext, es, 0, rows);
+    std::vector<char> ok(std::max(1u, n), 1);  // one flag per thread (no shared writes)
+    auto part = [&](unsigned t, int64_t r0, int64_t r1) {
+        bool fine = true;
+        copy4d_rows(src, ss, dst, ds, ext, es, cvt, r0, r1, &fine);
+        ok[t] = fine;
+    };
+    if (n <= 1) {
+        part(0, 0, rows);
+        return ok[0] != 0;
+    }
     std::vector<std::thread> threads;
     threads.reserve(n - 1);
     try {
-        for (unsigned t = 1; t < n; t++)
-            threads.emplace_back(copy4d_rows, src, ss, dst, ds, ext, es, rows * t / n, rows * (t + 1) / n);
+        for (unsigned t = 1; t < n; t++) threads.emplace_back(part, t, rows * t / n, rows * (t + 1) / n);
     } catch (const std::system_error &) {  // no more threads: this one copies what is left
         const unsigned started = static_cast<unsigned>(threads.size()) + 1;
-        copy4d_rows(src, ss, dst, ds, ext, es, rows * started / n, rows);
+        bool fine = true;
+        copy4d_rows(src, ss, dst, ds, ext, es, cvt, rows * started / n, rows, &fine);
+        if (!fine) ok[0] = 0;
     }
-    copy4d_rows(src, ss, dst, ds, ext, es, 0, rows / n);
+    bool fine0 = true;
+    copy4d_rows(src, ss, dst, ds, ext, es, cvt, 0, rows / n, &fine0);
     for (auto &t : threads) t.join();
+    if (!fine0) ok[0] = 0;
+    return std::all_of(ok.begin(), ok.end(), [](char c) { return c != 0; });
 }
 
 vkattn_view dense(int64_t a, int64_t b, int64_t c, int64_t d) {
@@ -89,9 +118,14 @@ struct Layout {
 
 }  // namespace
 
-Status attention_host(Context &ctx, const vkattn_attention_desc &d, const void *q, const void *k, const void *v,
-                      const void *mask, void *out, float *lse) {
-    VKA_RETURN_IF_ERROR(attn::validate_desc(d));
+namespace {
+
+// One pass over the chunks. cvt: f32 inputs are rounded to f16 while packing
+// and the f16 result widened while unpacking (VKATTN_ATTENTION_F16_COMPUTE);
+// if a finite input overflows f16, *overflow is set and the pass stops (out
+// may hold earlier chunks; the caller's second pass rewrites all of it).
+Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const void *q, const void *k, const void *v,
+                          const void *mask, void *out, float *lse, bool cvt, bool *overflow) {
     const bool has_mask = d.mask_kind != VKATTN_MASK_NONE, has_lse = (d.flags & VKATTN_ATTENTION_LSE) != 0;
     if (!q) return Error(VKATTN_ERROR_NULL_POINTER, "q is NULL");
     if (!k) return Error(VKATTN_ERROR_NULL_POINTER, "k is NULL");
@@ -105,17 +139,22 @@ Status attention_host(Context &ctx, const vkattn_attention_desc &d, const void *
     const int64_t G = Hq / Hkv;
     const uint64_t es = vkattn_dtype_size(d.dtype), oes = vkattn_dtype_size(d.out_dtype);
     const uint64_t mes = has_mask ? vkattn_dtype_size(d.mask_dtype) : 0;
+    // What the device sees: dense f16 in and out when converting.
+    vkattn_attention_desc dd = d;
+    dd.flags &= ~static_cast<uint32_t>(VKATTN_ATTENTION_F16_COMPUTE);
+    if (cvt) dd.dtype = VKATTN_DTYPE_F16, dd.out_dtype = VKATTN_DTYPE_F16;
+    const uint64_t des = cvt ? 2 : es, does = cvt ? 2 : oes;
 
     auto layout_of = [&](int64_t nb, int64_t nkh) {
         Layout L;
         const uint64_t nh = static_cast<uint64_t>(nkh * G), ub = static_cast<uint64_t>(nb);
-        L.q_bytes = ub * nh * Nq * D * es;
-        L.k_bytes = ub * nkh * Nk * D * es;
-        L.v_bytes = ub * nkh * Nk * Dv * es;
+        L.q_bytes = ub * nh * Nq * D * des;
+        L.k_bytes = ub * nkh * Nk * D * des;
+        L.v_bytes = ub * nkh * Nk * Dv * des;
         if (has_mask)
             L.mask_bytes = (d.mask.shape[0] == 1 ? 1 : ub) * (d.mask.shape[1] == 1 ? 1 : nh) * d.mask.shape[2] *
                            d.mask.shape[3] * mes;
-        L.out_bytes = ub * nh * Nq * Dv * oes;
+        L.out_bytes = ub * nh * Nq * Dv * does;
         L.lse_bytes = has_lse ? ub * nh * Nq * 4 : 0;
         uint64_t o = 0;
         auto put = [&](uint64_t &at_, uint64_t bytes) { at_ = o; o = round_up(o + bytes, 256); };
@@ -142,7 +181,7 @@ Status attention_host(Context &ctx, const vkattn_attention_desc &d, const void *
         for (int64_t kh0 = 0; kh0 < Hkv; kh0 += nkh) {
             Chunk c;
             c.b0 = b0, c.nb = std::min(nb, B - b0), c.kh0 = kh0, c.nkh = std::min(nkh, Hkv - kh0);
-            c.desc = d;
+            c.desc = dd;
             const int64_t nh = c.nkh * G;
             c.desc.q = dense(c.nb, nh, Nq, D);
             c.desc.k = dense(c.nb, c.nkh, Nk, D);
@@ -183,19 +222,22 @@ Status attention_host(Context &ctx, const vkattn_attention_desc &d, const void *
         const int64_t nh = c.nkh * G;
         const int64_t sq[4] = {c.b0, c.kh0 * G, 0, 0}, sk[4] = {c.b0, c.kh0, 0, 0};
         const int64_t eq[4] = {c.nb, nh, Nq, D}, ek[4] = {c.nb, c.nkh, Nk, D}, ev[4] = {c.nb, c.nkh, Nk, Dv};
-        copy4d(at(q, d.q, sq, es), d.q.strides, st + L.q, c.desc.q.strides, eq, es);
-        copy4d(at(k, d.k, sk, es), d.k.strides, st + L.k, c.desc.k.strides, ek, es);
-        copy4d(at(v, d.v, sk, es), d.v.strides, st + L.v, c.desc.v.strides, ev, es);
+        const Cvt in_cvt = cvt ? Cvt::F32ToF16 : Cvt::None;
+        bool fine = copy4d(at(q, d.q, sq, es), d.q.strides, st + L.q, c.desc.q.strides, eq, es, in_cvt);
+        fine &= copy4d(at(k, d.k, sk, es), d.k.strides, st + L.k, c.desc.k.strides, ek, es, in_cvt);
+        fine &= copy4d(at(v, d.v, sk, es), d.v.strides, st + L.v, c.desc.v.strides, ev, es, in_cvt);
         if (has_mask) {
             const int64_t sm[4] = {d.mask.shape[0] == 1 ? 0 : c.b0, d.mask.shape[1] == 1 ? 0 : c.kh0 * G, 0, 0};
             copy4d(at(mask, d.mask, sm, mes), d.mask.strides, st + L.mask, c.desc.mask.strides, c.desc.mask.shape, mes);
         }
+        return fine;
     };
     auto unpack = [&](const Chunk &c, const char *st) {
         const int64_t nh = c.nkh * G;
         const int64_t so[4] = {c.b0, c.kh0 * G, 0, 0};
         const int64_t eo[4] = {c.nb, nh, Nq, Dv}, el[4] = {c.nb, nh, Nq, 1};
-        copy4d(st + L.out, c.desc.out.strides, const_cast<char *>(at(out, d.out, so, oes)), d.out.strides, eo, oes);
+        copy4d(st + L.out, c.desc.out.strides, const_cast<char *>(at(out, d.out, so, oes)), d.out.strides, eo, does,
+               cvt ? Cvt::F16ToF32 : Cvt::None);
         if (has_lse)
             copy4d(st + L.lse, c.desc.lse.strides, const_cast<char *>(at(lse, d.lse, so, 4)), d.lse.strides, el, 4);
     };
@@ -222,7 +264,11 @@ Status attention_host(Context &ctx, const vkattn_attention_desc &d, const void *
     for (size_t i = 0; i < chunks.size(); i++) {
         const Chunk &c = chunks[i];
         Buffer *st = staging[i % nstage].get();
-        pack(c, static_cast<char *>(st->mapped()));
+        if (!pack(c, static_cast<char *>(st->mapped()))) {
+            *overflow = true;  // the caller runs the call again without converting
+            Status w = stream.recording() ? stream.submit(true) : stream.wait();
+            return w;
+        }
         Status s = stream.begin();  // waits for chunk i-1
         if (!s.ok()) return fail(s);
         if (i > 0) note_time();
@@ -256,11 +302,26 @@ Status attention_host(Context &ctx, const vkattn_attention_desc &d, const void *
     const attn::Plan &p0 = chunks.front().plan;
     ctx.last_call.path = cat(attn::plan_is_coopmat(p0) ? "coopmat_nv" : "portable", split ? "+splitkv" : "");
     ctx.last_call.variant = cat(p0.shader, "_d", p0.cfg.hdk, p0.cfg.hdv != p0.cfg.hdk ? cat("v", p0.cfg.hdv) : "",
-                                " br", p0.cfg.br, " bc", p0.cfg.bc, " host chunks ", chunks.size());
+                                " br", p0.cfg.br, " bc", p0.cfg.bc, " host chunks ", chunks.size(), cvt ? " f16 compute" : "");
     ctx.last_call.dispatches = dispatches;
     ctx.last_call.submits = static_cast<uint32_t>(chunks.size());
     ctx.last_call.gpu_ms = gpu_known ? gpu_ms : -1;
     ctx.last_call.dispatch_ms.clear();  // chunks ran on two streams: only the total is meaningful
+    return Status::Ok();
+}
+
+}  // namespace
+
+Status attention_host(Context &ctx, const vkattn_attention_desc &d, const void *q, const void *k, const void *v,
+                      const void *mask, void *out, float *lse) {
+    VKA_RETURN_IF_ERROR(attn::validate_desc(d));
+    const bool cvt = (d.flags & VKATTN_ATTENTION_F16_COMPUTE) && d.dtype == VKATTN_DTYPE_F32;
+    bool overflow = false;
+    VKA_RETURN_IF_ERROR(attention_host_run(ctx, d, q, k, v, mask, out, lse, cvt, &overflow));
+    if (!overflow) return Status::Ok();
+    // A finite input beyond 65504: the exact f32 pass instead.
+    VKA_RETURN_IF_ERROR(attention_host_run(ctx, d, q, k, v, mask, out, lse, false, &overflow));
+    ctx.last_call.variant += " f16 compute declined: input beyond f16";
     return Status::Ok();
 }
 

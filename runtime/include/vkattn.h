@@ -349,7 +349,16 @@ enum {
     VKATTN_ATTENTION_CAUSAL = 1u << 1,
     /* Also write the log-sum-exp of each row (natural log, of the scaled and
      * masked logits) to `lse` as f32 [B, Hq, Nq]. -inf for a fully masked row. */
-    VKATTN_ATTENTION_LSE = 1u << 2
+    VKATTN_ATTENTION_LSE = 1u << 2,
+    /* vkattn_attention_host with F32 inputs only: round q, k and v to f16 while
+     * packing them, compute as for F16 inputs (f32 accumulation; the matrix-unit
+     * path where the device has one; half the bytes to move) and widen the f16
+     * result to out_dtype. Errors are those of F16 inputs (about 2^-11 of the
+     * row magnitude) instead of f32's. If a finite input is beyond the f16
+     * range (65504) the call runs again without the flag, so the result is
+     * never inf/NaN for it. Ignored for F16/BF16 inputs; vkattn_attention on
+     * device tensors refuses it (INVALID_ARGUMENT). */
+    VKATTN_ATTENTION_F16_COMPUTE = 1u << 3
 };
 
 /* out = softmax(scale * q.k^T + mask) . v over the last two dims.
@@ -388,9 +397,9 @@ VKATTN_API vkattn_status vkattn_attention(vkattn_context ctx, const vkattn_atten
                                          vkattn_tensor mask, vkattn_tensor out, vkattn_tensor lse);
 
 /* The same on host memory: views are relative to the host pointers. The
- * library uploads, runs and downloads in chunks (over batch and heads) so
- * that transfers and compute overlap; memory is imported instead of copied
- * where the device allows. Pointers are only used during the call. On an
+ * library packs the inputs into staging memory and uploads, runs and downloads
+ * in chunks (over batch and heads) so that packing, transfers and compute
+ * overlap. Pointers are only used during the call. On an
  * error `out` and `lse` may have been partly written only if the status is
  * VKATTN_ERROR_DEVICE_LOST or VKATTN_ERROR_VULKAN; never for argument errors. */
 VKATTN_API vkattn_status vkattn_attention_host(vkattn_context ctx, const vkattn_attention_desc *desc,
