@@ -103,11 +103,15 @@ def run_case(name, args, dtype, ctx, cpu_fn):
     k = torch.randn(B, H, Nk, D, generator=gen).to(dtype)
     v = torch.randn(B, H, Nk, D, generator=gen).to(dtype)
     flops = 4.0 * B * H * Nq * Nk * D
-    row = {"case": name, "note": note, "shape": [B, H, Nq, Nk, D], "dtype": args.dtype, "gflop": flops / 1e9}
+    row = {"case": name, "note": note, "shape": [B, H, Nq, Nk, D], "dtype": args.dtype, "gflop": flops / 1e9,
+           "precision": args.precision}
 
-    out = vkattn.scaled_dot_product_attention(q, k, v, context=ctx)
+    def call():
+        return vkattn.scaled_dot_product_attention(q, k, v, context=ctx, precision=args.precision)
+
+    out = call()
     row["max_rel_err"] = verify(out, q, k, v)
-    ms, all_ms = timed(lambda: vkattn.scaled_dot_product_attention(q, k, v, context=ctx), args.repeat, args.warmup)
+    ms, all_ms = timed(call, args.repeat, args.warmup)
     row["vkattn_ms"] = ms
     row["vkattn_all_ms"] = all_ms
     row["vkattn_tflops"] = flops / (ms * 1e-3) / 1e12
@@ -144,6 +148,8 @@ def main():
     ap.add_argument("--dtype", default="f32", choices=sorted(DTYPES),
                     help="host tensor dtype (ComfyUI with torch on the CPU uses f32)")
     ap.add_argument("--device", default=None, help="Vulkan device index or name substring")
+    ap.add_argument("--precision", default="exact", choices=["exact", "f16"],
+                    help="f32 inputs: exact f32 arithmetic, or computed as f16 (VKATTN_ATTENTION_F16_COMPUTE)")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--no-cpu", action="store_true", help="skip PyTorch's CPU attention")
@@ -197,7 +203,8 @@ def main():
             hdr += ["cuda ms", "vkattn/cuda"]
         table = [hdr]
         for r in rows:
-            line = [r["case"], ",".join(map(str, r["shape"])), r["dtype"], "%.1f" % r["vkattn_ms"],
+            dt = r["dtype"] + ("->f16" if r.get("precision") == "f16" and r["dtype"] == "f32" else "")
+            line = [r["case"], ",".join(map(str, r["shape"])), dt, "%.1f" % r["vkattn_ms"],
                     "%.1f" % (r["vkattn_tflops"] * 1000),
                     "%.1f" % r["vkattn_gpu_ms"] if r.get("vkattn_gpu_ms", -1) and r.get("vkattn_gpu_ms", -1) > 0
                     else "-", "%.1e" % r["max_rel_err"],

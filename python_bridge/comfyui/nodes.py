@@ -3,7 +3,7 @@
 import json
 
 from . import _vk
-from .override import BACKENDS, patch_model
+from .override import BACKENDS, F32_PRECISIONS, patch_model
 from .vae import patch_vae
 
 CATEGORY = "vkattn"
@@ -30,6 +30,11 @@ class VkattnPatchModel:
                                               "tooltip": "on a vkattn error run ComfyUI's function (logged once)"}),
             "backend": (list(BACKENDS), {"default": "auto",
                                          "tooltip": "flash: exact attention; taylor: not built yet (falls back)"}),
+        }, "optional": {
+            "f32_precision": (list(F32_PRECISIONS), {"default": "exact",
+                                                     "tooltip": "float32 models (torch on the CPU): f16 computes "
+                                                                "attention like float16 inputs, several times faster; "
+                                                                "exact keeps f32 arithmetic"}),
         }}
 
     RETURN_TYPES = ("MODEL",)
@@ -37,9 +42,9 @@ class VkattnPatchModel:
     CATEGORY = CATEGORY
     DESCRIPTION = "Run the model's attention on any Vulkan GPU with vkattn."
 
-    def patch(self, model, device="auto", min_tokens=0, fallback_on_error=True, backend="auto"):
+    def patch(self, model, device="auto", min_tokens=0, fallback_on_error=True, backend="auto", f32_precision="exact"):
         return (patch_model(model, device=device, min_tokens=min_tokens, fallback_on_error=fallback_on_error,
-                            backend=backend),)
+                            backend=backend, f32_precision=f32_precision),)
 
 
 class VkattnPatchVAE:

@@ -25,6 +25,7 @@ from . import _vk
 logger = logging.getLogger("vkattn.comfyui")
 
 BACKENDS = ("auto", "flash", "taylor")
+F32_PRECISIONS = ("exact", "f16")
 
 # Calls whose vkattn operands (q, k, v, out, mask) are at least this large
 # first ask ComfyUI to make room on its device (see _ask_comfy_for_room).
@@ -132,13 +133,20 @@ class VkattnAttentionOverride:
     tokens run the original function. fallback_on_error: a vkattn error runs
     the original function (logged once per reason) instead of raising.
     backend: "auto"/"flash" run vkattn's flash attention; "taylor" is not built
-    yet and falls back with a logged reason. previous: an override that was set
+    yet and falls back with a logged reason. f32_precision: "exact", or "f16"
+    to compute float32 inputs as float16 (f32 accumulation; half the bytes to
+    move and the matrix units), except where ComfyUI asks for float32
+    attention (attn_precision=torch.float32). previous: an override that was set
     before this one; it gets the calls vkattn does not serve.
     """
 
-    def __init__(self, device="auto", min_tokens=0, fallback_on_error=True, backend="auto", previous=None):
+    def __init__(self, device="auto", min_tokens=0, fallback_on_error=True, backend="auto", previous=None,
+                 f32_precision="exact"):
         if backend not in BACKENDS:
             raise ValueError("backend must be one of %s, not %r" % (BACKENDS, backend))
+        if f32_precision not in F32_PRECISIONS:
+            raise ValueError("f32_precision must be one of %s, not %r" % (F32_PRECISIONS, f32_precision))
+        self.f32_precision = f32_precision
         self.device = str(device)
         self.min_tokens = int(min_tokens)
         self.fallback_on_error = bool(fallback_on_error)
@@ -152,13 +160,14 @@ class VkattnAttentionOverride:
         return self
 
     def __repr__(self):
-        return "VkattnAttentionOverride(device=%r, min_tokens=%d, fallback_on_error=%r, backend=%r)" % (
-            self.device, self.min_tokens, self.fallback_on_error, self.backend)
+        return ("VkattnAttentionOverride(device=%r, min_tokens=%d, fallback_on_error=%r, backend=%r, "
+                "f32_precision=%r)" % (self.device, self.min_tokens, self.fallback_on_error, self.backend,
+                                       self.f32_precision))
 
     def __call__(self, func, q, k, v, heads, mask=None, attn_precision=None, skip_reshape=False,
                  skip_output_reshape=False, **kwargs):
         try:
-            out = self._run(q, k, v, heads, mask, skip_reshape, skip_output_reshape, kwargs)
+            out = self._run(q, k, v, heads, mask, skip_reshape, skip_output_reshape, kwargs, attn_precision)
         except _Unserved as u:
             _vk.fallback("comfyui", u.reason, u.detail, level=logging.DEBUG if u.reason == "small" else logging.INFO)
         except Exception as e:
@@ -176,7 +185,7 @@ class VkattnAttentionOverride:
 
     # ------------------------------------------------------------------
 
-    def _run(self, q, k, v, heads, mask, skip_reshape, skip_output_reshape, kwargs):
+    def _run(self, q, k, v, heads, mask, skip_reshape, skip_output_reshape, kwargs, attn_precision=None):
         vk = _vk.module()
         if vk is None:
             raise _Unserved("vkattn unavailable", _vk.import_error())
@@ -247,8 +256,11 @@ class VkattnAttentionOverride:
             out4 = host.view(out, (B, Hq, Nq, Dv), (Nq * Hq * Dv, Dv, Hq * Dv, 1))
 
         _ask_comfy_for_room(host.device_bytes_estimate(qh, kh, vh, out, m), ctx)
+        torch = sys.modules.get("torch")
+        wants_f32 = torch is not None and attn_precision is torch.float32
+        f16_compute = self.f32_precision == "f16" and qh.dtype == vk._lib.VKATTN_DTYPE_F32 and not wants_f32
         host.attention_host(ctx, qh.dtype, q4, k4, v4, out4, mask=m, mask_kind=mkind, mask_shape=mshape,
-                            mask_strides=mstrides, scale=scale)
+                            mask_strides=mstrides, scale=scale, f16_compute=f16_compute)
         result = out.arr
         if device.type != "cpu":
             result = result.to(device)
@@ -256,13 +268,14 @@ class VkattnAttentionOverride:
 
 
 
-def attention_override(device="auto", min_tokens=0, fallback_on_error=True, backend="auto", previous=None):
+def attention_override(device="auto", min_tokens=0, fallback_on_error=True, backend="auto", previous=None,
+                       f32_precision="exact"):
     """A VkattnAttentionOverride (see there)."""
     return VkattnAttentionOverride(device=device, min_tokens=min_tokens, fallback_on_error=fallback_on_error,
-                                   backend=backend, previous=previous)
+                                   backend=backend, previous=previous, f32_precision=f32_precision)
 
 
-def patch_model(model, device="auto", min_tokens=0, fallback_on_error=True, backend="auto"):
+def patch_model(model, device="auto", min_tokens=0, fallback_on_error=True, backend="auto", f32_precision="exact"):
     """A clone of a ComfyUI ModelPatcher whose attention runs on vkattn.
     An override already on the model keeps the calls vkattn does not serve."""
     m = model.clone()
@@ -274,5 +287,5 @@ def patch_model(model, device="auto", min_tokens=0, fallback_on_error=True, back
     if isinstance(prev, VkattnAttentionOverride):
         prev = prev.previous
     to["optimized_attention_override"] = attention_override(device, min_tokens, fallback_on_error, backend,
-                                                            previous=prev)
+                                                            previous=prev, f32_precision=f32_precision)
     return m

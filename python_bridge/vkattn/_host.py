@@ -198,10 +198,11 @@ def _fill_view(view, shape, strides, broadcast_ok=False):
 
 def attention_host(ctx, dtype, q, k, v, out, *, mask=None, mask_kind=_lib.VKATTN_MASK_NONE,
                    mask_shape=None, mask_strides=None, scale=None, causal=False,
-                   backend=_lib.VKATTN_BACKEND_AUTO):
+                   backend=_lib.VKATTN_BACKEND_AUTO, f16_compute=False):
     """One vkattn_attention_host call. q, k, v, out: Host objects of rank 4
     ([B, H, N, D] logical order, any non-negative strides); mask: a Host whose
-    broadcast view is given by mask_shape/mask_strides (stride 0 = broadcast)."""
+    broadcast view is given by mask_shape/mask_strides (stride 0 = broadcast).
+    f16_compute: VKATTN_ATTENTION_F16_COMPUTE (f32 inputs computed as f16)."""
     desc = _lib.new_struct(_lib.AttentionDesc)
     desc.dtype = dtype
     desc.out_dtype = dtype
@@ -211,6 +212,8 @@ def attention_host(ctx, dtype, q, k, v, out, *, mask=None, mask_kind=_lib.VKATTN
         desc.scale = float(scale)
     if causal:
         flags |= _lib.VKATTN_ATTENTION_CAUSAL
+    if f16_compute:
+        flags |= _lib.VKATTN_ATTENTION_F16_COMPUTE
     desc.flags = flags
     desc.backend = backend
     _fill_view(desc.q, q.shape, q.strides)

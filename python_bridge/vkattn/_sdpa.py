@@ -17,6 +17,18 @@ _BACKENDS = {"auto": _lib.VKATTN_BACKEND_AUTO, "portable": _lib.VKATTN_BACKEND_P
              "coopmat": _lib.VKATTN_BACKEND_COOPMAT}
 
 
+_default_precision = "exact"
+
+
+def _f16_compute(precision):
+    """True for precision "f16"; None means the install() default."""
+    p = _default_precision if precision is None else precision
+    if p not in ("exact", "f16"):
+        raise InvalidArgumentError(_lib.VKATTN_ERROR_INVALID_ARGUMENT,
+                                   "precision must be 'exact' or 'f16', not %r" % (p,))
+    return p == "f16"
+
+
 def _backend_code(backend):
     if isinstance(backend, int):
         return backend
@@ -67,7 +79,7 @@ def _grad_needed(*xs):
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
-                                 enable_gqa=False, *, context=None, backend="auto"):
+                                 enable_gqa=False, *, context=None, backend="auto", precision=None):
     """softmax(scale * query @ key^T + mask) @ value on the Vulkan device,
     with torch.nn.functional.scaled_dot_product_attention's semantics.
 
@@ -86,7 +98,14 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     (PyTorch gives NaN); no autograd (raises NotSupportedByVkattn when a
     gradient would be needed). Every product and sum is accumulated in f32.
     Returns an array of query's kind, dtype and device, contiguous.
+
+    precision (float32 inputs only): "exact" (f32 arithmetic on f32 inputs) or
+    "f16" (inputs rounded to float16 on the way to the device and computed
+    like float16 inputs, f32 accumulation: half the bytes to move and the
+    matrix units, at float16 accuracy; an input beyond the float16 range makes
+    the call exact). None: the value given to install(), else "exact".
     """
+    f16_compute = _f16_compute(precision)
     if dropout_p and dropout_p > 0.0:
         raise NotSupportedByVkattn("dropout_p=%g: vkattn has no dropout" % dropout_p)
     if _grad_needed(query, key, value, attn_mask):
@@ -167,7 +186,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
             v4 = _as_bhnd(v, rank, outer, hkv)
             _host.attention_host(ctx, q.dtype, q4, k4, v4, out, mask=mask, mask_kind=mask_kind,
                                  mask_shape=mask_shape, mask_strides=mask_strides, scale=scale,
-                                 causal=bool(is_causal), backend=_backend_code(backend))
+                                 causal=bool(is_causal), backend=_backend_code(backend),
+                                 f16_compute=f16_compute and q.dtype == _lib.VKATTN_DTYPE_F32)
     result = out.arr.reshape(out_shape)
     if out_device is not None and out_device.type != "cpu":
         result = result.to(out_device)
@@ -253,13 +273,17 @@ def _sdpa_patch(*args, **kwargs):
 _sdpa_patch._vkattn_patch = True
 
 
-def install():
+def install(precision="exact"):
     """Route torch.nn.functional.scaled_dot_product_attention to vkattn in
     this process. Code that imported the function itself before install()
-    keeps the original. Idempotent; undone by uninstall()."""
-    global _original, _had_attr
+    keeps the original. Idempotent; undone by uninstall(). precision: the
+    default for float32 inputs, "exact" or "f16" (see
+    scaled_dot_product_attention)."""
+    global _original, _had_attr, _default_precision
+    _f16_compute(precision)  # validates
     import torch.nn.functional as F
     with _install_lock:
+        _default_precision = precision
         current = getattr(F, "scaled_dot_product_attention", None)
         if getattr(current, "_vkattn_patch", False):
             return

@@ -470,3 +470,22 @@ print(info_text())
     res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert "vkattn unavailable" in res.stdout and "comfyui: 0 served by vkattn, 1 fell back" in res.stdout
+
+
+def test_f32_precision_f16_option(dtype=torch.float32):
+    """The node's f32_precision="f16": float32 inputs computed as float16,
+    except where ComfyUI asks for float32 attention."""
+    vkattn.reset_stats()
+    m = NODE_CLASS_MAPPINGS["VkattnPatchModel"]().patch(FakeModelPatcher(), "auto", 0, True, "auto", "f16")[0]
+    to = m.model_options["transformer_options"]
+    attn, func = comfy_wrap(ComfyAttention()), None
+    x = rand(2, 64, 320, dtype=dtype)
+    out = attn(x, x, x, 8, attn_precision=None, transformer_options=to)
+    assert "f16 compute" in vkattn.default_context().last_call()["variant"]
+    x16 = x.to(torch.float16).to(torch.float32)
+    assert_close(out.to(torch.float16).reshape(2, 64, 8, 40),
+                 comfy_reference(x16, x16, x16, 8).reshape(2, 64, 8, 40), torch.float16)
+    out = attn(x, x, x, 8, attn_precision=torch.float32, transformer_options=to)
+    assert "f16 compute" not in vkattn.default_context().last_call()["variant"]
+    assert_close(out.reshape(2, 64, 8, 40), comfy_reference(x, x, x, 8).reshape(2, 64, 8, 40), dtype)
+    assert "f32_precision='f16'" in repr(to["optimized_attention_override"])

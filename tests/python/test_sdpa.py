@@ -275,3 +275,43 @@ def test_cuda_tensors_come_back_on_their_device():
     out = vkattn.scaled_dot_product_attention(q, k, v, attn_mask=mask)
     assert out.device == q.device and out.dtype == q.dtype
     assert_close(out.cpu(), reference(q.cpu(), k.cpu(), v.cpu(), mask=mask.cpu()))
+
+
+# -- precision="f16": float32 inputs computed as float16 -------------------------
+
+def test_f16_precision_for_float32_inputs():
+    q, k, v = rand(2, 3, 70, 64), rand(2, 3, 90, 64), rand(2, 3, 90, 48)
+    out = vkattn.scaled_dot_product_attention(q, k, v, precision="f16")
+    assert out.dtype == torch.float32 and out.shape == (2, 3, 70, 48)
+    assert "f16 compute" in vkattn.default_context().last_call()["variant"]
+    # float16 accuracy against the reference on the rounded inputs
+    q16, k16, v16 = (t.to(torch.float16).to(torch.float32) for t in (q, k, v))
+    assert_close(out.to(torch.float16), reference(q16, k16, v16), torch.float16)
+    exact = vkattn.scaled_dot_product_attention(q, k, v)
+    assert "f16 compute" not in vkattn.default_context().last_call()["variant"]
+    assert_close(exact, reference(q, k, v))
+
+
+def test_f16_precision_overflow_runs_exact_and_bad_values_raise():
+    q, k, v = rand(1, 2, 20, 32), rand(1, 2, 20, 32), rand(1, 2, 20, 32)
+    k[0, 1, 5, 3] = 1e5  # finite, beyond float16
+    out = vkattn.scaled_dot_product_attention(q, k, v, precision="f16")
+    assert "declined" in vkattn.default_context().last_call()["variant"]
+    assert torch.isfinite(out).all()
+    assert_close(out, reference(q, k, v))
+    with pytest.raises(vkattn.InvalidArgumentError, match="precision"):
+        vkattn.scaled_dot_product_attention(q, k, v, precision="bf16")
+
+
+def test_install_precision_default():
+    q, k, v = rand(1, 2, 20, 32), rand(1, 2, 20, 32), rand(1, 2, 20, 32)
+    vkattn.install(precision="f16")
+    try:
+        torch.nn.functional.scaled_dot_product_attention(q, k, v)
+        assert "f16 compute" in vkattn.default_context().last_call()["variant"]
+    finally:
+        vkattn.uninstall()
+        vkattn.install()  # back to the exact default
+        vkattn.uninstall()
+    vkattn.scaled_dot_product_attention(q, k, v)
+    assert "f16 compute" not in vkattn.default_context().last_call()["variant"]
