@@ -23,10 +23,10 @@ enum class Cvt { None, F32ToF16, F16ToF32 };
 
 // Copy rows [r0, r1) of a 4-D box between strided arrays (strides in
 // elements); a row is one (a, b, c) index, its ext[3] elements the run. `es`
-// is the source element size. Converting f32 -> f16 clears *ok when a finite
-// value overflowed f16.
-void copy4d_rows(const char *src, const int64_t ss[4], char *dst, const int64_t ds[4], const int64_t ext[4], size_t es,
-                 Cvt cvt, int64_t r0, int64_t r1, bool *ok) {
+// is the source element size. Returns false when a finite value overflowed an
+// f32 -> f16 conversion.
+bool copy4d_rows(const char *src, const int64_t ss[4], char *dst, const int64_t ds[4], const int64_t ext[4], size_t es,
+                 Cvt cvt, int64_t r0, int64_t r1) {
     const int64_t e = static_cast<int64_t>(es);
     const int64_t de = cvt == Cvt::None ? e : (cvt == Cvt::F32ToF16 ? 2 : 4);
     bool fine = true;
@@ -49,7 +49,7 @@ void copy4d_rows(const char *src, const int64_t ss[4], char *dst, const int64_t 
             for (int64_t i = 0; i < ext[3]; i++) std::memcpy(d + i * ds[3] * e, s + i * ss[3] * e, es);
         }
     }
-    if (!fine) *ok = false;
+    return fine;
 }
 
 // Copy a 4-D box between strided arrays. One thread copies about 5-10 GB/s,
@@ -63,30 +63,19 @@ bool copy4d(const char *src, const int64_t ss[4], char *dst, const int64_t ds[4]
     unsigned n = std::min(8u, std::max(1u, std::thread::hardware_concurrency()));
     n = static_cast<unsigned>(std::min<uint64_t>(n, bytes / (1ull << 20)));  // >= 1 MiB a thread
     n = static_cast<unsigned>(std::min<int64_t>(n, rows));
-    std::vector<char> ok(std::max(1u, n), 1);  // one flag per thread (no shared writes)
-    auto part = [&](unsigned t, int64_t r0, int64_t r1) {
-        bool fine = true;
-        copy4d_rows(src, ss, dst, ds, ext, es, cvt, r0, r1, &fine);
-        ok[t] = fine;
-    };
-    if (n <= 1) {
-        part(0, 0, rows);
-        return ok[0] != 0;
-    }
+    if (n <= 1) return copy4d_rows(src, ss, dst, ds, ext, es, cvt, 0, rows);
+    // Part t covers rows [rows*t/n, rows*(t+1)/n); each writes its own flag.
+    std::vector<char> ok(n, 1);
+    auto part = [&](unsigned t, int64_t r1) { ok[t] = copy4d_rows(src, ss, dst, ds, ext, es, cvt, rows * t / n, r1); };
     std::vector<std::thread> threads;
     threads.reserve(n - 1);
     try {
-        for (unsigned t = 1; t < n; t++) threads.emplace_back(part, t, rows * t / n, rows * (t + 1) / n);
+        for (unsigned t = 1; t < n; t++) threads.emplace_back(part, t, rows * (t + 1) / n);
     } catch (const std::system_error &) {  // no more threads: this one copies what is left
-        const unsigned started = static_cast<unsigned>(threads.size()) + 1;
-        bool fine = true;
-        copy4d_rows(src, ss, dst, ds, ext, es, cvt, rows * started / n, rows, &fine);
-        if (!fine) ok[0] = 0;
+        part(static_cast<unsigned>(threads.size()) + 1, rows);
     }
-    bool fine0 = true;
-    copy4d_rows(src, ss, dst, ds, ext, es, cvt, 0, rows / n, &fine0);
+    part(0, rows / n);
     for (auto &t : threads) t.join();
-    if (!fine0) ok[0] = 0;
     return std::all_of(ok.begin(), ok.end(), [](char c) { return c != 0; });
 }
 
@@ -127,12 +116,6 @@ namespace {
 Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const void *q, const void *k, const void *v,
                           const void *mask, void *out, float *lse, bool cvt, bool *overflow) {
     const bool has_mask = d.mask_kind != VKATTN_MASK_NONE, has_lse = (d.flags & VKATTN_ATTENTION_LSE) != 0;
-    if (!q) return Error(VKATTN_ERROR_NULL_POINTER, "q is NULL");
-    if (!k) return Error(VKATTN_ERROR_NULL_POINTER, "k is NULL");
-    if (!v) return Error(VKATTN_ERROR_NULL_POINTER, "v is NULL");
-    if (!out) return Error(VKATTN_ERROR_NULL_POINTER, "out is NULL");
-    if (has_mask && !mask) return Error(VKATTN_ERROR_NULL_POINTER, "mask is NULL but desc->mask_kind is not NONE");
-    if (has_lse && !lse) return Error(VKATTN_ERROR_NULL_POINTER, "lse is NULL but desc->flags has VKATTN_ATTENTION_LSE");
 
     const int64_t B = d.q.shape[0], Hq = d.q.shape[1], Nq = d.q.shape[2], D = d.q.shape[3];
     const int64_t Hkv = d.k.shape[1], Nk = d.k.shape[2], Dv = d.v.shape[3];
@@ -266,8 +249,7 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
         Buffer *st = staging[i % nstage].get();
         if (!pack(c, static_cast<char *>(st->mapped()))) {
             *overflow = true;  // the caller runs the call again without converting
-            Status w = stream.recording() ? stream.submit(true) : stream.wait();
-            return w;
+            return stream.wait();  // packing precedes begin(): nothing is being recorded
         }
         Status s = stream.begin();  // waits for chunk i-1
         if (!s.ok()) return fail(s);
@@ -315,6 +297,14 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
 Status attention_host(Context &ctx, const vkattn_attention_desc &d, const void *q, const void *k, const void *v,
                       const void *mask, void *out, float *lse) {
     VKA_RETURN_IF_ERROR(attn::validate_desc(d));
+    if (!q) return Error(VKATTN_ERROR_NULL_POINTER, "q is NULL");
+    if (!k) return Error(VKATTN_ERROR_NULL_POINTER, "k is NULL");
+    if (!v) return Error(VKATTN_ERROR_NULL_POINTER, "v is NULL");
+    if (!out) return Error(VKATTN_ERROR_NULL_POINTER, "out is NULL");
+    if (d.mask_kind != VKATTN_MASK_NONE && !mask)
+        return Error(VKATTN_ERROR_NULL_POINTER, "mask is NULL but desc->mask_kind is not NONE");
+    if ((d.flags & VKATTN_ATTENTION_LSE) && !lse)
+        return Error(VKATTN_ERROR_NULL_POINTER, "lse is NULL but desc->flags has VKATTN_ATTENTION_LSE");
     const bool cvt = (d.flags & VKATTN_ATTENTION_F16_COMPUTE) && d.dtype == VKATTN_DTYPE_F32;
     bool overflow = false;
     VKA_RETURN_IF_ERROR(attention_host_run(ctx, d, q, k, v, mask, out, lse, cvt, &overflow));
