@@ -223,34 +223,29 @@ Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, 
     const uint64_t units8 = static_cast<uint64_t>(d.q.shape[0] * d.q.shape[1]) *
                             ((static_cast<uint64_t>(d.q.shape[2]) + 127) / 128);
     const int64_t nk = d.k.shape[2];
-    uint32_t nw = 4, mt = 1, bc = 64, qsh = 0;
-    std::string shader = cat("attention_coopmat_f16_d", hd);
-    if ((hd == 48 || hd == 64) && units8 >= 512 && nk >= 1024) {
-        mt = 2;
-        shader += "_w4_m2_k64";
-    } else if ((hd == 48 || hd == 64) && units8 >= 256) {
-        nw = 8, bc = 128;
-        shader += hd == 48 ? "_w8_t8_k128" : "_w8_ralw_k128";
-    } else if (hd == 80 || (hd > 80 && units8 * 2 >= 1024)) {
-        nw = 8;
-        shader += "_w8_ralw";
-    }
+    // The variant's suffix names its tiling; the values below are read from it.
+    std::string suffix;
+    if ((hd == 48 || hd == 64) && units8 >= 512 && nk >= 1024) suffix = "w4_m2_k64";
+    else if ((hd == 48 || hd == 64) && units8 >= 256) suffix = hd == 48 ? "w8_t8_k128" : "w8_ralw_k128";
+    else if (hd == 80 || (hd > 80 && units8 * 2 >= 1024)) suffix = "w8_ralw";
+    auto shader_name = [&](const std::string &sfx) {
+        return sfx.empty() ? cat("attention_coopmat_f16_d", hd) : cat("attention_coopmat_f16_d", hd, "_", sfx);
+    };
     if (const char *tile = std::getenv("VKATTN_COOPMAT_TILE"); tile && *tile) {
-        const std::string alt = std::strcmp(tile, "w4") == 0 ? cat("attention_coopmat_f16_d", hd)
-                                                              : cat("attention_coopmat_f16_d", hd, "_", tile);
-        if (find_embedded_shader(alt)) {
-            shader = alt, nw = 4, mt = 1, bc = 64, qsh = 0;
-            std::string t = cat("_", tile, "_");
-            for (size_t at = 0; (at = t.find('_', at)) != std::string::npos && at + 2 < t.size(); at++) {
-                const char kind = t[at + 1];
-                const uint32_t v = static_cast<uint32_t>(std::strtoul(t.c_str() + at + 2, nullptr, 10));
-                if (v == 0) continue;
-                if (kind == 'w') nw = v;
-                else if (kind == 'm') mt = v;
-                else if (kind == 'k') bc = v;
-                else if (kind == 'q') qsh = v;
-            }
-        }
+        const std::string alt = std::strcmp(tile, "w4") == 0 ? std::string() : std::string(tile);
+        if (find_embedded_shader(shader_name(alt))) suffix = alt;
+    }
+    const std::string shader = shader_name(suffix);
+    uint32_t nw = 4, mt = 1, bc = 64, qsh = 0;
+    const std::string t = cat("_", suffix, "_");
+    for (size_t at = 0; (at = t.find('_', at)) != std::string::npos && at + 2 < t.size(); at++) {
+        const char kind = t[at + 1];
+        const uint32_t v = static_cast<uint32_t>(std::strtoul(t.c_str() + at + 2, nullptr, 10));
+        if (v == 0) continue;
+        if (kind == 'w') nw = v;
+        else if (kind == 'm') mt = v;
+        else if (kind == 'k') bc = v;
+        else if (kind == 'q') qsh = v;
     }
     if (!find_embedded_shader(shader)) {
         why = cat("no coopmat variant for head-dim bucket ", hd);

@@ -68,6 +68,9 @@
 #ifndef OSHARED
 #define OSHARED 1  // 1: rescale and store O through shared memory (no register element access on O)
 #endif
+#ifndef RALW
+#define RALW 0  // 1 (with OSHARED 0): O rescaled in registers every key block, without a branch
+#endif
 #ifndef QSH
 #define QSH 0  // 1: Q stays in shared memory and its fragments are reloaded per key block (fewer registers)
 #endif
@@ -145,32 +148,22 @@ uint elem_col(uint lane, uint i) {
 // Which of the invocation's two rows element i belongs to.
 uint elem_slot(uint i) { return LAYOUT == VKA_CM_LAYOUT_MMA ? ((i >> 1) & 1u) : ((i >> 2) & 1u); }
 
-// 8 consecutive head-dim elements [c*8, c*8+8) of row `row` (element index
-// `rbase` of its d = 0), zero past `ncols`. Fast: one 16-byte load.
-uvec4 load_q(bool fast, uint rbase, uint c, uint ncols, uint sd) {
-    uint d0 = c * 8u;
-    if (d0 >= ncols) return uvec4(0u);
-    if (fast) return Q8[(rbase + d0) >> 3];
-    uint h[8];
-    [[unroll]] for (uint e = 0; e < 8u; ++e) h[e] = d0 + e < ncols ? uint(Q[rbase + (d0 + e) * sd]) : 0u;
-    return uvec4(h[0] | (h[1] << 16), h[2] | (h[3] << 16), h[4] | (h[5] << 16), h[6] | (h[7] << 16));
-}
-uvec4 load_k(bool fast, uint rbase, uint c, uint ncols, uint sd) {
-    uint d0 = c * 8u;
-    if (d0 >= ncols) return uvec4(0u);
-    if (fast) return K8[(rbase + d0) >> 3];
-    uint h[8];
-    [[unroll]] for (uint e = 0; e < 8u; ++e) h[e] = d0 + e < ncols ? uint(K[rbase + (d0 + e) * sd]) : 0u;
-    return uvec4(h[0] | (h[1] << 16), h[2] | (h[3] << 16), h[4] | (h[5] << 16), h[6] | (h[7] << 16));
-}
-uvec4 load_v(bool fast, uint rbase, uint c, uint ncols, uint sd) {
-    uint d0 = c * 8u;
-    if (d0 >= ncols) return uvec4(0u);
-    if (fast) return V8[(rbase + d0) >> 3];
-    uint h[8];
-    [[unroll]] for (uint e = 0; e < 8u; ++e) h[e] = d0 + e < ncols ? uint(V[rbase + (d0 + e) * sd]) : 0u;
-    return uvec4(h[0] | (h[1] << 16), h[2] | (h[3] << 16), h[4] | (h[5] << 16), h[6] | (h[7] << 16));
-}
+// NAME(fast, rbase, c, ncols, sd): 8 consecutive head-dim elements
+// [c*8, c*8+8) of the row whose d = 0 element is `rbase`, zero past `ncols`.
+// Fast: one 16-byte load from B8; else element gathers from B16 with d-stride sd.
+#define VKA_DEFINE_LOAD8(NAME, B16, B8)                                                          \
+    uvec4 NAME(bool fast, uint rbase, uint c, uint ncols, uint sd) {                             \
+        uint d0 = c * 8u;                                                                        \
+        if (d0 >= ncols) return uvec4(0u);                                                       \
+        if (fast) return B8[(rbase + d0) >> 3];                                                  \
+        uint h[8];                                                                               \
+        [[unroll]] for (uint e = 0; e < 8u; ++e)                                                 \
+            h[e] = d0 + e < ncols ? uint(B16[rbase + (d0 + e) * sd]) : 0u;                       \
+        return uvec4(h[0] | (h[1] << 16), h[2] | (h[3] << 16), h[4] | (h[5] << 16), h[6] | (h[7] << 16)); \
+    }
+VKA_DEFINE_LOAD8(load_q, Q, Q8)
+VKA_DEFINE_LOAD8(load_k, K, K8)
+VKA_DEFINE_LOAD8(load_v, V, V8)
 
 void main() {
     // The host passes the values this variant was built with.
@@ -323,16 +316,9 @@ void main() {
                 }
             [[unroll]] for (uint q = 0; q < 2u; ++q) l[t][q] = fma(l[t][q], alpha[t][q], sum[q]);
         }
-#if RALW && !OSHARED
-        // Rescale unconditionally (alpha = 1 where no maximum moved): no
-        // branch between the softmax and P V.
-        [[unroll]] for (uint t = 0; t < MT; ++t)
-            [[unroll]] for (uint f = 0; f < NF; ++f)
-                [[unroll]] for (uint i = 0; i < 8u; ++i) o[t][f][i] *= alpha[t][elem_slot(i)];
-        if (false) {
-#else
-        if (subgroupAny(moved)) {
-#endif
+        // RALW: rescale every block (alpha = 1 where no maximum moved), so the
+        // condition folds away and no branch sits between the softmax and P V.
+        if (RALW != 0 || subgroupAny(moved)) {
 #if OSHARED
             // Through shared memory: the driver keeps O in registers only
             // while its elements are never addressed one by one.

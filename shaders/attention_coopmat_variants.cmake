@@ -6,36 +6,41 @@
 # _t8: O rescaled only when a row maximum grows by more than 8 (log2 units,
 # P <= 2^8); _ralw: O rescaled in registers every block, without a branch.
 # OSHARED=1 (the 4-warp variants up to 80, _t8 and _m2) moves O through
-# shared memory for the rescale and the store; the others scale O in registers. Only the variants the chooser picks are built by default (the
+# shared memory for the rescale and the store; the others scale O in
+# registers. Only the variants the chooser picks are built by default (the
 # spirv-opt-unrolled modules are ~200 KB each); the others are tuning
 # candidates below. Tilings were chosen on an H200 (ops/attention_coopmat.cpp).
 # glslang declares the VulkanMemoryModel capability for GL_NV_cooperative_matrix.
+# attention_coopmat_f16_d<hd>[_<suffix>] from attention_coopmat.comp, unrolled
+# by spirv-opt (OPTIMIZE); extra arguments are its defines besides HD.
+function(vkattn_coopmat_variant hd suffix)
+  set(name attention_coopmat_f16_d${hd})
+  if(suffix)
+    string(APPEND name _${suffix})
+  endif()
+  vkattn_shader(${name} attention_coopmat.comp DEFINES HD=${hd} ${ARGN} TARGET_ENV vulkan1.2 OPTIMIZE)
+endfunction()
+
 foreach(hd 16 32 48 64 80)
-  vkattn_shader(attention_coopmat_f16_d${hd} attention_coopmat.comp
-                DEFINES HD=${hd} NW=4 MT=1 BC=64 OSHARED=1 TARGET_ENV vulkan1.2 OPTIMIZE)
+  vkattn_coopmat_variant(${hd} "" NW=4 MT=1 BC=64 OSHARED=1)
 endforeach()
 foreach(hd 96 112 128)
-  vkattn_shader(attention_coopmat_f16_d${hd} attention_coopmat.comp
-                DEFINES HD=${hd} NW=4 MT=1 BC=64 OSHARED=0 TARGET_ENV vulkan1.2 OPTIMIZE)
+  vkattn_coopmat_variant(${hd} "" NW=4 MT=1 BC=64 OSHARED=0)
 endforeach()
 # 8 warps, O rescaled in registers every key block (no branch between the
 # softmax and P V): Flux 106 -> 110 TFLOP/s, WAN 129 -> 132, SD1.5 d80 35 -> 45.
 foreach(hd 80 96 112 128)
-  vkattn_shader(attention_coopmat_f16_d${hd}_w8_ralw attention_coopmat.comp
-                DEFINES HD=${hd} NW=8 MT=1 BC=64 OSHARED=0 RALW=1 TARGET_ENV vulkan1.2 OPTIMIZE)
+  vkattn_coopmat_variant(${hd} w8_ralw NW=8 MT=1 BC=64 OSHARED=0 RALW=1)
 endforeach()
 # Two 16-row m-tiles per warp halve the K/V fragment loads per product:
 # SD1.5 d40 76 -> 102, SDXL 100 -> 111, SD3 94 -> 118 (a few bytes spill).
 foreach(hd 48 64)
-  vkattn_shader(attention_coopmat_f16_d${hd}_w4_m2_k64 attention_coopmat.comp
-                DEFINES HD=${hd} NW=4 MT=2 BC=64 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
+  vkattn_coopmat_variant(${hd} w4_m2_k64 NW=4 MT=2 BC=64 OSHARED=1 TAU=8)
 endforeach()
 # Key blocks of 128 for grids too small for the m-tile pairs (SDXL 2x20x1024:
 # 43 -> 72) and short key ranges (SDXL cross attention 14.5 -> 17.6).
-vkattn_shader(attention_coopmat_f16_d48_w8_t8_k128 attention_coopmat.comp
-              DEFINES HD=48 NW=8 MT=1 BC=128 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
-vkattn_shader(attention_coopmat_f16_d64_w8_ralw_k128 attention_coopmat.comp
-              DEFINES HD=64 NW=8 MT=1 BC=128 OSHARED=0 RALW=1 TARGET_ENV vulkan1.2 OPTIMIZE)
+vkattn_coopmat_variant(48 w8_t8_k128 NW=8 MT=1 BC=128 OSHARED=1 TAU=8)
+vkattn_coopmat_variant(64 w8_ralw_k128 NW=8 MT=1 BC=128 OSHARED=0 RALW=1)
 vkattn_shader(attention_coopmat_probe attention_coopmat_probe.comp TARGET_ENV vulkan1.2)
 # Peak-rate microbenchmark of the cooperative-matrix unit (tools/coopmat_peak.cpp).
 foreach(cfg "16;32;8;4;0" "16;32;16;4;0" "16;32;8;8;0" "16;32;8;4;1" "16;32;8;4;2" "16;32;8;4;3" "16;32;8;4;4"
@@ -51,104 +56,66 @@ endforeach()
 # Tuning candidates and ablations, built only with -DVKATTN_TUNING_VARIANTS=ON
 # (scripts/gpu-tune.sh sweeps them through VKATTN_COOPMAT_TILE=<suffix>).
 # Suffix parts: w<warps>, k<keys per block>, m<m-tiles per warp>, t8 (lazy
-# rescale), q1 (Q fragments reloaded from shared memory), x* (ablations that
-# compute wrong results on purpose, for timing only).
+# rescale), ralw (branch-free register rescale), q1 (Q fragments reloaded from
+# shared memory), x* (ablations that compute wrong results on purpose, for
+# timing only).
 if(VKATTN_TUNING_VARIANTS)
-  foreach(hd 80 96 112 128)
-    vkattn_shader(attention_coopmat_f16_d${hd}_w8_t8 attention_coopmat.comp
-                  DEFINES HD=${hd} NW=8 MT=1 BC=64 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
-  endforeach()
-  vkattn_shader(attention_coopmat_f16_d64_w8_t8_k128 attention_coopmat.comp
-                DEFINES HD=64 NW=8 MT=1 BC=128 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
-  # Two m-tiles per warp at head dim 64 (half the K/V fragment loads per product).
-  vkattn_shader(attention_coopmat_f16_d64_w4_m2_k32 attention_coopmat.comp
-                DEFINES HD=64 NW=4 MT=2 BC=32 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
-  vkattn_shader(attention_coopmat_f16_d64_w8_m2_k32 attention_coopmat.comp
-                DEFINES HD=64 NW=8 MT=2 BC=32 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
-  vkattn_shader(attention_coopmat_f16_d64_w4_m2_k32_q1 attention_coopmat.comp
-                DEFINES HD=64 NW=4 MT=2 BC=32 QSH=1 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
-  vkattn_shader(attention_coopmat_f16_d48_w8_m2_k32 attention_coopmat.comp
-                DEFINES HD=48 NW=8 MT=2 BC=32 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
-  vkattn_shader(attention_coopmat_f16_d64_w8_m2_k32_r attention_coopmat.comp
-                DEFINES HD=64 NW=8 MT=2 BC=32 OSHARED=0 TARGET_ENV vulkan1.2 OPTIMIZE)
-  vkattn_shader(attention_coopmat_f16_d64_w4_m2_k32_ralw attention_coopmat.comp
-                DEFINES HD=64 NW=4 MT=2 BC=32 OSHARED=0 RALW=1 TARGET_ENV vulkan1.2 OPTIMIZE)
-  vkattn_shader(attention_coopmat_f16_d48_w4_m2_k32 attention_coopmat.comp
-                DEFINES HD=48 NW=4 MT=2 BC=32 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
-  vkattn_shader(attention_coopmat_f16_d48_w8_m2_k32_ralw attention_coopmat.comp
-                DEFINES HD=48 NW=8 MT=2 BC=32 OSHARED=0 RALW=1 TARGET_ENV vulkan1.2 OPTIMIZE)
-  vkattn_shader(attention_coopmat_f16_d80_w4_m2_k32 attention_coopmat.comp
-                DEFINES HD=80 NW=4 MT=2 BC=32 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
-  vkattn_shader(attention_coopmat_f16_d128_w8_ralw_k32 attention_coopmat.comp
-                DEFINES HD=128 NW=8 MT=1 BC=32 OSHARED=0 RALW=1 TARGET_ENV vulkan1.2 OPTIMIZE)
-  vkattn_shader(attention_coopmat_f16_d128_w4_ralw attention_coopmat.comp
-                DEFINES HD=128 NW=4 MT=1 BC=64 OSHARED=0 RALW=1 TARGET_ENV vulkan1.2 OPTIMIZE)
-  foreach(hd 48 64)
-    vkattn_shader(attention_coopmat_f16_d${hd}_w4_m2_k64_q1 attention_coopmat.comp
-                  DEFINES HD=${hd} NW=4 MT=2 BC=64 QSH=1 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
-    vkattn_shader(attention_coopmat_f16_d${hd}_w4_m2_k48 attention_coopmat.comp
-                  DEFINES HD=${hd} NW=4 MT=2 BC=48 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
-  endforeach()
-  # Branch-free rescale of O in registers.
+  # One m-tile per warp, 8 warps, 64 keys: exact rescale (w8) and lazy (t8).
   foreach(hd 96 112 128)
-    vkattn_shader(attention_coopmat_f16_d${hd}_w8 attention_coopmat.comp
-                  DEFINES HD=${hd} NW=8 MT=1 BC=64 OSHARED=0 TARGET_ENV vulkan1.2 OPTIMIZE)
+    vkattn_coopmat_variant(${hd} w8 NW=8 MT=1 BC=64 OSHARED=0)
   endforeach()
   foreach(hd 48 64 80)
-    vkattn_shader(attention_coopmat_f16_d${hd}_w8 attention_coopmat.comp
-                  DEFINES HD=${hd} NW=8 MT=1 BC=64 OSHARED=1 TARGET_ENV vulkan1.2 OPTIMIZE)
+    vkattn_coopmat_variant(${hd} w8 NW=8 MT=1 BC=64 OSHARED=1)
+  endforeach()
+  foreach(hd 48 64 80 96 112 128)
+    vkattn_coopmat_variant(${hd} w8_t8 NW=8 MT=1 BC=64 OSHARED=1 TAU=8)
+  endforeach()
+  vkattn_coopmat_variant(64 w4_t8 NW=4 MT=1 BC=64 OSHARED=1 TAU=8)
+  vkattn_coopmat_variant(128 w8_t8r NW=8 MT=1 BC=64 OSHARED=0 TAU=8)
+  vkattn_coopmat_variant(128 w4_ralw NW=4 MT=1 BC=64 OSHARED=0 RALW=1)
+  # Other key-block sizes.
+  vkattn_coopmat_variant(48 w8_k128 NW=8 MT=1 BC=128 OSHARED=1 TAU=8)
+  vkattn_coopmat_variant(64 w8_t8_k128 NW=8 MT=1 BC=128 OSHARED=1 TAU=8)
+  foreach(hd 48 64)
+    vkattn_coopmat_variant(${hd} w4_t8_k128 NW=4 MT=1 BC=128 OSHARED=1 TAU=8)
+  endforeach()
+  vkattn_coopmat_variant(128 w8_k32 NW=8 MT=1 BC=32 OSHARED=0)
+  vkattn_coopmat_variant(128 w8_k32_t8r NW=8 MT=1 BC=32 OSHARED=0 TAU=8)
+  vkattn_coopmat_variant(128 w8_t8_k32 NW=8 MT=1 BC=32 OSHARED=1 TAU=8)
+  vkattn_coopmat_variant(128 w8_ralw_k32 NW=8 MT=1 BC=32 OSHARED=0 RALW=1)
+  vkattn_coopmat_variant(128 w16_k32 NW=16 MT=1 BC=32 OSHARED=0)
+  # Two m-tiles per warp (half the K/V fragment loads per product).
+  foreach(hd 48 64)
+    vkattn_coopmat_variant(${hd} m2 NW=4 MT=2 BC=64 OSHARED=1)
+    vkattn_coopmat_variant(${hd} w4_m2_k48 NW=4 MT=2 BC=48 OSHARED=1 TAU=8)
+    vkattn_coopmat_variant(${hd} w4_m2_k64_q1 NW=4 MT=2 BC=64 QSH=1 OSHARED=1 TAU=8)
+  endforeach()
+  foreach(hd 48 64 80)
+    vkattn_coopmat_variant(${hd} w4_m2_k32 NW=4 MT=2 BC=32 OSHARED=1 TAU=8)
   endforeach()
   foreach(hd 48 64)
-    vkattn_shader(attention_coopmat_f16_d${hd}_w8_t8 attention_coopmat.comp
-                  DEFINES HD=${hd} NW=8 MT=1 BC=64 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
-    vkattn_shader(attention_coopmat_f16_d${hd}_m2 attention_coopmat.comp
-                  DEFINES HD=${hd} NW=4 MT=2 BC=64 OSHARED=1 TARGET_ENV vulkan1.2 OPTIMIZE)
+    vkattn_coopmat_variant(${hd} w8_m2_k32 NW=8 MT=2 BC=32 OSHARED=1 TAU=8)
   endforeach()
-  # Tuning candidates (VKATTN_COOPMAT_TILE=<suffix>): k<keys per block>,
-  # q1 = Q fragments reloaded from shared memory each key block (fewer registers).
-  vkattn_shader(attention_coopmat_f16_d128_w4_k32_q1 attention_coopmat.comp
-                DEFINES HD=128 NW=4 MT=1 BC=32 QSH=1 OSHARED=0 TARGET_ENV vulkan1.2 OPTIMIZE)
-  vkattn_shader(attention_coopmat_f16_d128_w4_k64_q1 attention_coopmat.comp
-                DEFINES HD=128 NW=4 MT=1 BC=64 QSH=1 OSHARED=0 TARGET_ENV vulkan1.2 OPTIMIZE)
-  vkattn_shader(attention_coopmat_f16_d128_w8_k32 attention_coopmat.comp
-                DEFINES HD=128 NW=8 MT=1 BC=32 OSHARED=0 TARGET_ENV vulkan1.2 OPTIMIZE)
-  vkattn_shader(attention_coopmat_f16_d128_w8_k32_t8r attention_coopmat.comp
-                DEFINES HD=128 NW=8 MT=1 BC=32 OSHARED=0 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
-  vkattn_shader(attention_coopmat_f16_d128_w8_t8r attention_coopmat.comp
-                DEFINES HD=128 NW=8 MT=1 BC=64 OSHARED=0 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
-  vkattn_shader(attention_coopmat_f16_d128_w16_k32 attention_coopmat.comp
-                DEFINES HD=128 NW=16 MT=1 BC=32 OSHARED=0 TARGET_ENV vulkan1.2 OPTIMIZE)
-  vkattn_shader(attention_coopmat_f16_d64_w4_k32_q1 attention_coopmat.comp
-                DEFINES HD=64 NW=4 MT=1 BC=32 QSH=1 OSHARED=1 TARGET_ENV vulkan1.2 OPTIMIZE)
-  vkattn_shader(attention_coopmat_f16_d64_w4_m2_q1 attention_coopmat.comp
-                DEFINES HD=64 NW=4 MT=2 BC=64 QSH=1 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
-  vkattn_shader(attention_coopmat_f16_d48_w8_k128 attention_coopmat.comp
-                DEFINES HD=48 NW=8 MT=1 BC=128 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
-  # Experiment, not for use (wrong results): no softmax at all, so its timing is
-  # the matrix work and tile loads alone, an upper bound for this tiling.
-  vkattn_shader(attention_coopmat_f16_d128_w8_xnosm attention_coopmat.comp
-                DEFINES HD=128 NW=8 MT=1 BC=64 OSHARED=0 EXPT_NOSM=1 TARGET_ENV vulkan1.2 OPTIMIZE)
-  # Ablations (wrong results, timing only): xnold = fragments from registers
-  # instead of shared memory; xnoglob = no global K/V loads; xmma = neither.
-  vkattn_shader(attention_coopmat_f16_d128_w8_xnold attention_coopmat.comp
-                DEFINES HD=128 NW=8 MT=1 BC=64 OSHARED=0 EXPT_NOSM=1 EXPT_NOSHLD=1 TARGET_ENV vulkan1.2 OPTIMIZE)
-  vkattn_shader(attention_coopmat_f16_d128_w8_xnoglob attention_coopmat.comp
-                DEFINES HD=128 NW=8 MT=1 BC=64 OSHARED=0 EXPT_NOSM=1 EXPT_NOGLOB=1 TARGET_ENV vulkan1.2 OPTIMIZE)
-  vkattn_shader(attention_coopmat_f16_d128_w8_xmma attention_coopmat.comp
-                DEFINES HD=128 NW=8 MT=1 BC=64 OSHARED=0 EXPT_NOSM=1 EXPT_NOSHLD=1 EXPT_NOGLOB=1 TARGET_ENV vulkan1.2 OPTIMIZE)
-  vkattn_shader(attention_coopmat_f16_d128_w4_xmma attention_coopmat.comp
-                DEFINES HD=128 NW=4 MT=1 BC=64 OSHARED=0 EXPT_NOSM=1 EXPT_NOSHLD=1 EXPT_NOGLOB=1 TARGET_ENV vulkan1.2 OPTIMIZE)
-  # The same kernel without spirv-opt, to measure what the unrolling buys.
+  vkattn_coopmat_variant(64 w4_m2_k32_q1 NW=4 MT=2 BC=32 QSH=1 OSHARED=1 TAU=8)
+  vkattn_coopmat_variant(64 w4_m2_q1 NW=4 MT=2 BC=64 QSH=1 OSHARED=1 TAU=8)
+  vkattn_coopmat_variant(64 w8_m2_k32_r NW=8 MT=2 BC=32 OSHARED=0)
+  vkattn_coopmat_variant(64 w4_m2_k32_ralw NW=4 MT=2 BC=32 OSHARED=0 RALW=1)
+  vkattn_coopmat_variant(48 w8_m2_k32_ralw NW=8 MT=2 BC=32 OSHARED=0 RALW=1)
+  # Q fragments reloaded from shared memory each key block (fewer registers).
+  vkattn_coopmat_variant(128 w4_k32_q1 NW=4 MT=1 BC=32 QSH=1 OSHARED=0)
+  vkattn_coopmat_variant(128 w4_k64_q1 NW=4 MT=1 BC=64 QSH=1 OSHARED=0)
+  vkattn_coopmat_variant(64 w4_k32_q1 NW=4 MT=1 BC=32 QSH=1 OSHARED=1)
+  # Ablations (wrong results, timing only): xnosm = no softmax; xnold =
+  # fragments from registers instead of shared memory; xnoglob = no global K/V
+  # loads; xmma = none of the three (matrix work and barriers alone).
+  vkattn_coopmat_variant(128 w8_xnosm NW=8 MT=1 BC=64 OSHARED=0 EXPT_NOSM=1)
+  vkattn_coopmat_variant(128 w8_xnold NW=8 MT=1 BC=64 OSHARED=0 EXPT_NOSM=1 EXPT_NOSHLD=1)
+  vkattn_coopmat_variant(128 w8_xnoglob NW=8 MT=1 BC=64 OSHARED=0 EXPT_NOSM=1 EXPT_NOGLOB=1)
+  vkattn_coopmat_variant(128 w8_xmma NW=8 MT=1 BC=64 OSHARED=0 EXPT_NOSM=1 EXPT_NOSHLD=1 EXPT_NOGLOB=1)
+  vkattn_coopmat_variant(128 w4_xmma NW=4 MT=1 BC=64 OSHARED=0 EXPT_NOSM=1 EXPT_NOSHLD=1 EXPT_NOGLOB=1)
+  # Without spirv-opt, to measure what the unrolling buys.
   vkattn_shader(attention_coopmat_f16_d128_w8_xnoopt attention_coopmat.comp
                 DEFINES HD=128 NW=8 MT=1 BC=64 OSHARED=0 TARGET_ENV vulkan1.2)
   vkattn_shader(attention_coopmat_f16_d48_xnoopt attention_coopmat.comp
                 DEFINES HD=48 NW=4 MT=1 BC=64 OSHARED=1 TARGET_ENV vulkan1.2)
-  foreach(hd 48 64)
-    vkattn_shader(attention_coopmat_f16_d${hd}_w4_t8_k128 attention_coopmat.comp
-                  DEFINES HD=${hd} NW=4 MT=1 BC=128 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
-  endforeach()
-  vkattn_shader(attention_coopmat_f16_d64_w4_t8 attention_coopmat.comp
-                DEFINES HD=64 NW=4 MT=1 BC=64 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
-  vkattn_shader(attention_coopmat_f16_d128_w8_t8_k32 attention_coopmat.comp
-                DEFINES HD=128 NW=8 MT=1 BC=32 OSHARED=1 TAU=8 TARGET_ENV vulkan1.2 OPTIMIZE)
 endif()
