@@ -1,4 +1,6 @@
-// Attention on host arrays: the problem is cut into chunks over (batch, kv
+// Attention on host arrays. Where the device imports the caller's memory,
+// attention_host_direct.cpp serves the call with no CPU copies. Otherwise
+// the problem is cut into chunks over (batch, kv
 // heads); each chunk is packed densely into one of two staging buffers,
 // copied to device scratch, computed and copied back. Packing chunk i+1 and
 // unpacking chunk i-1 on the CPU overlap the GPU work of chunk i.
@@ -11,6 +13,7 @@
 
 #include "attention.h"
 #include "attention_coopmat.h"
+#include "attention_host_direct.h"
 #include "half_convert.h"
 
 namespace vkattn::ops {
@@ -306,11 +309,19 @@ Status attention_host(Context &ctx, const vkattn_attention_desc &d, const void *
     if ((d.flags & VKATTN_ATTENTION_LSE) && !lse)
         return Error(VKATTN_ERROR_NULL_POINTER, "lse is NULL but desc->flags has VKATTN_ATTENTION_LSE");
     const bool cvt = (d.flags & VKATTN_ATTENTION_F16_COMPUTE) && d.dtype == VKATTN_DTYPE_F32;
+    // Directly on the caller's memory where the device imports it, else
+    // through staging.
+    auto run = [&](bool c, bool *ovf) {
+        bool done = false;
+        VKA_RETURN_IF_ERROR(attention_host_direct(ctx, d, q, k, v, mask, out, lse, c, &done, ovf));
+        if (done) return Status::Ok();
+        return attention_host_run(ctx, d, q, k, v, mask, out, lse, c, ovf);
+    };
     bool overflow = false;
-    VKA_RETURN_IF_ERROR(attention_host_run(ctx, d, q, k, v, mask, out, lse, cvt, &overflow));
+    VKA_RETURN_IF_ERROR(run(cvt, &overflow));
     if (!overflow) return Status::Ok();
     // A finite input beyond 65504: the exact f32 pass instead.
-    VKA_RETURN_IF_ERROR(attention_host_run(ctx, d, q, k, v, mask, out, lse, false, &overflow));
+    VKA_RETURN_IF_ERROR(run(false, &overflow));
     ctx.last_call.variant += " f16 compute declined: input beyond f16";
     return Status::Ok();
 }

@@ -291,8 +291,22 @@ Status Buffer::create(Context &ctx, Pool pool, uint64_t size, std::unique_ptr<Bu
     return Status::Ok();
 }
 
+std::unique_ptr<Buffer> Buffer::adopt_import(Context &ctx, VkBuffer buffer, VkDeviceMemory memory, uint64_t size) {
+    std::unique_ptr<Buffer> b(new (std::nothrow) Buffer(ctx));
+    if (!b) {
+        vkDestroyBuffer(ctx.device(), buffer, nullptr);
+        vkFreeMemory(ctx.device(), memory, nullptr);
+        return nullptr;
+    }
+    b->buffer_ = buffer;
+    b->imported_memory_ = memory;
+    b->size_ = size;
+    return b;
+}
+
 Buffer::~Buffer() {
     if (buffer_) vkDestroyBuffer(ctx_.device(), buffer_, nullptr);
+    if (imported_memory_) vkFreeMemory(ctx_.device(), imported_memory_, nullptr);
     ctx_.memory().free(alloc_);
 }
 

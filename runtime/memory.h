@@ -79,6 +79,11 @@ class Buffer {
 public:
     ~Buffer();
     static Status create(Context &ctx, Pool pool, uint64_t size, std::unique_ptr<Buffer> *out);
+    // Takes ownership of a buffer bound to memory imported from the caller
+    // (transfer.h import_host): no pool allocation; the destructor frees
+    // the import. Null when out of host memory (the handles are freed).
+    static std::unique_ptr<Buffer> adopt_import(Context &ctx, VkBuffer buffer, VkDeviceMemory memory, uint64_t size);
+    bool imported() const { return imported_memory_ != VK_NULL_HANDLE; }
     VkBuffer handle() const { return buffer_; }
     uint64_t size() const { return size_; }
     void *mapped() const;  // host-visible pools only, else nullptr
@@ -94,6 +99,7 @@ private:
     Context &ctx_;
     VkBuffer buffer_ = VK_NULL_HANDLE;
     Allocation alloc_;
+    VkDeviceMemory imported_memory_ = VK_NULL_HANDLE;
     uint64_t size_ = 0;
 };
 

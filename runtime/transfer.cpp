@@ -9,7 +9,6 @@ namespace vkattn {
 namespace {
 
 constexpr uint64_t kChunk = 16ull << 20;        // staging chunk; a multiple of every element size
-constexpr uint64_t kImportThreshold = 1ull << 20;  // smaller copies are cheaper through staging
 
 // Moves `bytes` between host and `dev` in chunks through two staging buffers
 // on the context's two streams, so the host-side work on one chunk (memcpy,
@@ -92,9 +91,9 @@ void strided_copy(int32_t ndim, const int64_t *shape, const int64_t *strides, si
 
 }  // namespace
 
-Status import_host(Context &ctx, const void *ptr, uint64_t bytes, ImportedHostBuffer *out) {
+Status import_host(Context &ctx, const void *ptr, uint64_t bytes, ImportedHostBuffer *out, uint64_t min_bytes) {
     *out = ImportedHostBuffer{};
-    if (!ctx.host_import_allowed() || !ptr || bytes < kImportThreshold || !vkGetMemoryHostPointerPropertiesEXT)
+    if (!ctx.host_import_allowed() || !ptr || bytes < min_bytes || bytes == 0 || !vkGetMemoryHostPointerPropertiesEXT)
         return Status::Ok();
     const uint64_t align = ctx.caps().info.min_imported_host_pointer_alignment;
     if (!align) return Status::Ok();
@@ -117,7 +116,12 @@ Status import_host(Context &ctx, const void *ptr, uint64_t bytes, ImportedHostBu
     if (vkCreateBuffer(dev, &bi, nullptr, &buf) != VK_SUCCESS) return Status::Ok();
     VkMemoryRequirements req;
     vkGetBufferMemoryRequirements(dev, buf, &req);
+    // A host-coherent type where there is one: the caller's memory is never
+    // mapped by vkattn, so nothing could flush or invalidate it.
     uint32_t bits = req.memoryTypeBits & hp.memoryTypeBits, type = UINT32_MAX;
+    const VkPhysicalDeviceMemoryProperties &mp = ctx.caps().mem;
+    for (uint32_t i = 0; i < mp.memoryTypeCount && type == UINT32_MAX; i++)
+        if ((bits & (1u << i)) && (mp.memoryTypes[i].propertyFlags & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT)) type = i;
     for (uint32_t i = 0; i < 32 && type == UINT32_MAX; i++)
         if (bits & (1u << i)) type = i;
     VkImportMemoryHostPointerInfoEXT imp{VK_STRUCTURE_TYPE_IMPORT_MEMORY_HOST_POINTER_INFO_EXT};

@@ -24,13 +24,15 @@ Status download_strided(Context &ctx, Buffer *src, int32_t ndim, const int64_t *
 
 // Import [ptr, ptr+bytes) of caller memory as a buffer (pages rounded out to
 // the import alignment). Returns a null buffer (and OK) when the device or
-// the context does not allow it; `offset` receives ptr's offset inside it.
+// the context does not allow it, or for fewer than `min_bytes` (small copies
+// are cheaper through staging); `offset` receives ptr's offset inside it.
 struct ImportedHostBuffer {
     VkBuffer buffer = VK_NULL_HANDLE;
     VkDeviceMemory memory = VK_NULL_HANDLE;
     uint64_t offset = 0, size = 0;
 };
-Status import_host(Context &ctx, const void *ptr, uint64_t bytes, ImportedHostBuffer *out);
+Status import_host(Context &ctx, const void *ptr, uint64_t bytes, ImportedHostBuffer *out,
+                   uint64_t min_bytes = 1ull << 20);
 void release_import(Context &ctx, ImportedHostBuffer *b);
 
 }  // namespace vkattn

@@ -346,7 +346,9 @@ TEST_CASE("attention: stress inputs", "[attention]") {
 }
 
 TEST_CASE("attention: host path in several chunks", "[attention]") {
-    TestContext ctx;
+    vkattn_context_options o = VKATTN_CONTEXT_OPTIONS_INIT;
+    o.flags |= VKATTN_CONTEXT_NO_HOST_IMPORT;  // the staging route (imports serve this call whole)
+    TestContext ctx(&o);
     VKA_REQUIRE_DEVICE(ctx.ctx);
     Case c;
     c.dtype = VKATTN_DTYPE_F32, c.B = 4, c.Hq = 4, c.Nq = c.Nk = 600, c.D = 64, c.host = true;
@@ -355,6 +357,67 @@ TEST_CASE("attention: host path in several chunks", "[attention]") {
     vkattn_call_info info = VKATTN_CALL_INFO_INIT;
     REQUIRE(vkattn_context_last_call(ctx, &info) == VKATTN_SUCCESS);
     CHECK(info.submits > 1);
+}
+
+// Host calls of 1 MiB and more run on the caller's memory imported into the
+// device (VK_EXT_external_memory_host; lavapipe has it): the GPU gathers the
+// strided inputs and scatters the result into the caller's arrays. Same
+// kernels on the same values as the staging route, so the results must be
+// identical to the byte, and right against the reference.
+TEST_CASE("attention: host calls on imported memory", "[attention][host]") {
+    TestContext direct;
+    VKA_REQUIRE_DEVICE(direct.ctx);
+    vkattn_context_options o = VKATTN_CONTEXT_OPTIONS_INIT;
+    o.flags |= VKATTN_CONTEXT_NO_HOST_IMPORT;
+    TestContext staged(&o);
+    std::vector<Case> cases;
+    Case c;  // f32, GQA, causal, a broadcast additive mask with -inf rows, lse
+    c.dtype = VKATTN_DTYPE_F32, c.host = true, c.B = 2, c.Hq = 4, c.Hkv = 2, c.Nq = 300, c.Nk = 333, c.D = 64;
+    c.flags |= VKATTN_ATTENTION_CAUSAL;
+    c.mask_kind = VKATTN_MASK_ADDITIVE, c.mask_shape[1] = 1, c.mask_neg_inf = true;
+    cases.push_back(c);
+    c = Case{};  // f16 in (B, N, H, D) memory, f32 out, a bool mask broadcast by stride 0
+    c.dtype = VKATTN_DTYPE_F16, c.out_dtype = VKATTN_DTYPE_F32, c.host = true, c.layout = Layout::BNHD;
+    c.B = 2, c.Hq = 4, c.Nq = c.Nk = 400, c.D = 80;
+    c.mask_kind = VKATTN_MASK_BOOL, c.mask_shape[0] = c.mask_shape[1] = 1, c.mask_stride0 = true;
+    cases.push_back(c);
+    c = Case{};  // bf16 views with gaps (out too: the gaps keep their sentinel), Dv != D
+    c.dtype = VKATTN_DTYPE_BF16, c.host = true, c.layout = Layout::Sliced;
+    c.B = 2, c.Hq = 4, c.Nq = 400, c.Nk = 401, c.D = 64, c.Dv = 72;
+    cases.push_back(c);
+    for (const Case &cs : cases) {
+        Problem a, b;
+        build(cs, &a);
+        b = a;
+        INFO(dt_name(cs.dtype) << "->" << dt_name(a.cs.out_dtype) << " layout " << static_cast<int>(cs.layout));
+        REQUIRE(run(direct.ctx, a) == VKATTN_SUCCESS);
+        CHECK(last_path(direct.ctx).find("host direct") != std::string::npos);
+        check(a);
+        REQUIRE(run(staged.ctx, b) == VKATTN_SUCCESS);
+        CHECK(last_path(staged.ctx).find("host chunks") != std::string::npos);
+        CHECK(a.out.bytes == b.out.bytes);
+        CHECK(a.lse.bytes == b.lse.bytes);
+    }
+}
+
+TEST_CASE("attention: host calls decline imports they cannot serve", "[attention][host]") {
+    Case c;
+    c.dtype = VKATTN_DTYPE_F32, c.host = true, c.B = 2, c.Hq = 4, c.Nq = c.Nk = 300, c.D = 64;
+    {  // under 1 MiB: staging is cheaper
+        TestContext ctx;
+        VKA_REQUIRE_DEVICE(ctx.ctx);
+        Case small = c;
+        small.Nq = small.Nk = 100;
+        run_and_check(ctx, small);
+        CHECK(last_path(ctx).find("host chunks") != std::string::npos);
+    }
+    {  // arrays beyond one binding window
+        vkattn_context_options o = VKATTN_CONTEXT_OPTIONS_INIT;
+        o.max_buffer_range = 256 * 1024;
+        TestContext ctx(&o);
+        run_and_check(ctx, c);
+        CHECK(last_path(ctx).find("host chunks") != std::string::npos);
+    }
 }
 
 TEST_CASE("attention: deterministic", "[attention]") {

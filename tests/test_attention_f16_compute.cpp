@@ -108,6 +108,49 @@ TEST_CASE("attention f16 compute: an input beyond f16 reruns exactly; f16 inputs
     CHECK(a.out.bytes == b.out.bytes);
 }
 
+// Calls of 1 MiB and more run on imported caller memory, rounding on the GPU
+// (copy4d.comp). The GPU rounds like the CPU packing, so both routes give the
+// same bytes; an input beyond f16 reruns exactly there too.
+TEST_CASE("attention f16 compute: imported memory matches the staging route", "[attention][host]") {
+    TestContext direct;
+    VKA_REQUIRE_DEVICE(direct.ctx);
+    vkattn_context_options o = VKATTN_CONTEXT_OPTIONS_INIT;
+    o.flags |= VKATTN_CONTEXT_NO_HOST_IMPORT;
+    TestContext staged(&o);
+    for (Layout layout : {Layout::BNHD, Layout::Sliced}) {
+        Case c;
+        c.dtype = VKATTN_DTYPE_F32, c.host = true, c.layout = layout;
+        c.B = 2, c.Hq = 4, c.Hkv = 2, c.Nq = 300, c.Nk = 257, c.D = 64;
+        c.flags = VKATTN_ATTENTION_LSE | VKATTN_ATTENTION_F16_COMPUTE;
+        c.mask_kind = VKATTN_MASK_ADDITIVE, c.mask_neg_inf = true, c.mask_shape[0] = 1;
+        Problem a, b;
+        build(c, &a);
+        b = a;
+        INFO("layout " << static_cast<int>(layout));
+        REQUIRE(run(direct.ctx, a) == VKATTN_SUCCESS);
+        CHECK(last_variant(direct.ctx).find("host direct f16 compute") != std::string::npos);
+        REQUIRE(run(staged.ctx, b) == VKATTN_SUCCESS);
+        CHECK(last_variant(staged.ctx).find("host chunks") != std::string::npos);
+        CHECK(a.out.bytes == b.out.bytes);
+        CHECK(a.lse.bytes == b.lse.bytes);
+
+        // One input beyond f16: the exact pass, still on imported memory.
+        Problem e, f;
+        build(c, &e);
+        const float big = -9.0e4f;
+        std::memcpy(&e.v.bytes[e.v.bytes.size() - 4 * 7], &big, 4);
+        f = e;
+        f.desc.flags &= ~static_cast<uint32_t>(VKATTN_ATTENTION_F16_COMPUTE);
+        REQUIRE(run(direct.ctx, e) == VKATTN_SUCCESS);
+        const std::string why = last_variant(direct.ctx);
+        CHECK(why.find("host direct") != std::string::npos);
+        CHECK(why.find("declined") != std::string::npos);
+        REQUIRE(run(direct.ctx, f) == VKATTN_SUCCESS);
+        CHECK(e.out.bytes == f.out.bytes);
+        CHECK(e.lse.bytes == f.lse.bytes);
+    }
+}
+
 TEST_CASE("attention f16 compute: device tensors refuse the flag", "[attention]") {
     TestContext ctx;
     VKA_REQUIRE_DEVICE(ctx.ctx);
