@@ -5,16 +5,23 @@
 // copied to device scratch, computed and copied back. Packing chunk i+1 and
 // unpacking chunk i-1 on the CPU overlap the GPU work of chunk i.
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <system_error>
 #include <thread>
 #include <vector>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
+
 #include "attention.h"
 #include "attention_coopmat.h"
 #include "attention_host_direct.h"
 #include "half_convert.h"
+#include "host_profile.h"
 
 namespace vkattn::ops {
 namespace {
@@ -55,6 +62,38 @@ bool copy4d_rows(const char *src, const int64_t ss[4], char *dst, const int64_t 
     return fine;
 }
 
+// Threads for host copies: VKATTN_HOST_THREADS, else all cores up to 16.
+unsigned host_threads() {
+    static const unsigned n = [] {
+        const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+        if (const char *e = std::getenv("VKATTN_HOST_THREADS"); e && *e) {
+            const long v = std::strtol(e, nullptr, 10);
+            if (v >= 1) return static_cast<unsigned>(std::min<long>(v, 64));
+        }
+        return std::min(16u, hw);
+    }();
+    return n;
+}
+
+// Fault in the pages of the caller's output without writing them
+// (MADV_POPULATE_WRITE, Linux 5.14+): a fresh output array (torch.empty)
+// otherwise takes a page fault per 4 KiB inside the unpack, which on a
+// 53 MB Flux output cost more than the copy. Runs on its own thread while
+// the first chunks are packed and computed; failures are harmless.
+void populate_for_write(void *p, uint64_t bytes) {
+#if defined(__linux__)
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+    const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    const uintptr_t a = reinterpret_cast<uintptr_t>(p) & ~(page - 1);
+    const uintptr_t b = (reinterpret_cast<uintptr_t>(p) + bytes + page - 1) & ~(page - 1);
+    (void)madvise(reinterpret_cast<void *>(a), b - a, MADV_POPULATE_WRITE);
+#else
+    (void)p, (void)bytes;
+#endif
+}
+
 // Copy a 4-D box between strided arrays. One thread copies about 5-10 GB/s,
 // well below what PCIe and the GPU take, so large boxes are split over rows
 // between threads (disjoint destinations: the result does not depend on it).
@@ -63,7 +102,7 @@ bool copy4d(const char *src, const int64_t ss[4], char *dst, const int64_t ds[4]
             Cvt cvt = Cvt::None) {
     const int64_t rows = ext[0] * ext[1] * ext[2];
     const uint64_t bytes = static_cast<uint64_t>(rows * ext[3]) * es;
-    unsigned n = std::min(8u, std::max(1u, std::thread::hardware_concurrency()));
+    unsigned n = host_threads();
     n = static_cast<unsigned>(std::min<uint64_t>(n, bytes / (1ull << 20)));  // >= 1 MiB a thread
     n = static_cast<unsigned>(std::min<int64_t>(n, rows));
     if (n <= 1) return copy4d_rows(src, ss, dst, ds, ext, es, cvt, 0, rows);
@@ -118,6 +157,7 @@ namespace {
 // may hold earlier chunks; the caller's second pass rewrites all of it).
 Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const void *q, const void *k, const void *v,
                           const void *mask, void *out, float *lse, bool cvt, bool *overflow) {
+    HostProfile prof("staging");
     const bool has_mask = d.mask_kind != VKATTN_MASK_NONE, has_lse = (d.flags & VKATTN_ATTENTION_LSE) != 0;
 
     const int64_t B = d.q.shape[0], Hq = d.q.shape[1], Nq = d.q.shape[2], D = d.q.shape[3];
@@ -246,15 +286,42 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
         else (void)stream.wait();
         return s;
     };
+    // Fault in a large output's pages while the first chunks are packed.
+    std::thread populate;
+    {
+        int64_t last = 0;
+        for (int j = 0; j < 4; j++) last += (d.out.shape[j] - 1) * d.out.strides[j];
+        const uint64_t span = static_cast<uint64_t>(last + 1) * oes;
+        const char *e = std::getenv("VKATTN_HOST_POPULATE");
+        if (span >= (4ull << 20) && !(e && std::strcmp(e, "0") == 0)) {
+            char *o = static_cast<char *>(out) + d.out.offset * static_cast<int64_t>(oes);
+            try {
+                populate = std::thread(populate_for_write, o, span);
+            } catch (const std::system_error &) {
+            }
+        }
+    }
+    struct Join {
+        std::thread &t;
+        void operator()() {
+            if (t.joinable()) t.join();
+        }
+        ~Join() { (*this)(); }
+    } join_populate{populate};
+
     bool split = false;
+    prof.mark("plan+alloc");
     for (size_t i = 0; i < chunks.size(); i++) {
         const Chunk &c = chunks[i];
         Buffer *st = staging[i % nstage].get();
-        if (!pack(c, static_cast<char *>(st->mapped()))) {
+        const bool packed = pack(c, static_cast<char *>(st->mapped()));
+        prof.mark("pack");
+        if (!packed) {
             *overflow = true;  // the caller runs the call again without converting
             return stream.wait();  // packing precedes begin(): nothing is being recorded
         }
         Status s = stream.begin();  // waits for chunk i-1
+        prof.mark("gpu wait");
         if (!s.ok()) return fail(s);
         if (i > 0) note_time();
         // The mask may be shared by all chunks (broadcast), so its size is
@@ -277,12 +344,19 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
         if (s.ok()) s = stream.submit(false);
         if (!s.ok()) return fail(s);
         split = split || c.plan.parts > 1;
+        prof.mark("record");
+        if (i == 1) join_populate(), prof.mark("populate wait");
         if (i > 0) unpack(chunks[i - 1], static_cast<const char *>(staging[(i - 1) % nstage]->mapped()));
+        prof.mark("unpack");
     }
     Status s = stream.wait();
+    prof.mark("gpu wait");
     if (!s.ok()) return s;
     note_time();
+    join_populate();
+    prof.mark("populate wait");
     unpack(chunks.back(), static_cast<const char *>(staging[(chunks.size() - 1) % nstage]->mapped()));
+    prof.mark("unpack");
 
     const attn::Plan &p0 = chunks.front().plan;
     ctx.last_call.path = cat(attn::plan_is_coopmat(p0) ? "coopmat_nv" : "portable", split ? "+splitkv" : "");
