@@ -40,6 +40,36 @@ bool copy4d_rows(const char *src, const int64_t ss[4], char *dst, const int64_t 
     const int64_t e = static_cast<int64_t>(es);
     const int64_t de = cvt == Cvt::None ? e : (cvt == Cvt::F32ToF16 ? 2 : 4);
     bool fine = true;
+    if (ss[3] == 1 && ds[3] == 1) {
+        // Contiguous rows: rows that continue each other in both arrays merge
+        // into one run (a contiguous box is a single run per thread), which
+        // the row routines convert or copy with streaming stores.
+        const char *run_s = nullptr;
+        char *run_d = nullptr;
+        int64_t run_n = 0;
+        auto flush = [&] {
+            if (cvt == Cvt::F32ToF16)
+                fine &= f32_to_f16_row(reinterpret_cast<const float *>(run_s), 1, reinterpret_cast<uint16_t *>(run_d), 1,
+                                       run_n);
+            else if (cvt == Cvt::F16ToF32)
+                f16_to_f32_row(reinterpret_cast<const uint16_t *>(run_s), 1, reinterpret_cast<float *>(run_d), 1, run_n);
+            else
+                copy_bytes(run_d, run_s, static_cast<size_t>(run_n) * es);
+        };
+        for (int64_t r = r0; r < r1; r++) {
+            const int64_t c = r % ext[2], b = (r / ext[2]) % ext[1], a = r / (ext[2] * ext[1]);
+            const char *s = src + (a * ss[0] + b * ss[1] + c * ss[2]) * e;
+            char *d = dst + (a * ds[0] + b * ds[1] + c * ds[2]) * de;
+            if (run_n && s == run_s + run_n * e && d == run_d + run_n * de) {
+                run_n += ext[3];
+                continue;
+            }
+            if (run_n) flush();
+            run_s = s, run_d = d, run_n = ext[3];
+        }
+        if (run_n) flush();
+        return fine;
+    }
     for (int64_t r = r0; r < r1; r++) {
         const int64_t c = r % ext[2], b = (r / ext[2]) % ext[1], a = r / (ext[2] * ext[1]);
         const char *s = src + (a * ss[0] + b * ss[1] + c * ss[2]) * e;
@@ -49,8 +79,6 @@ bool copy4d_rows(const char *src, const int64_t ss[4], char *dst, const int64_t 
                                    ext[3]);
         } else if (cvt == Cvt::F16ToF32) {
             f16_to_f32_row(reinterpret_cast<const uint16_t *>(s), ss[3], reinterpret_cast<float *>(d), ds[3], ext[3]);
-        } else if (ss[3] == 1 && ds[3] == 1) {
-            std::memcpy(d, s, static_cast<size_t>(ext[3]) * es);
         } else if (es == 2) {
             for (int64_t i = 0; i < ext[3]; i++) std::memcpy(d + i * ds[3] * 2, s + i * ss[3] * 2, 2);
         } else if (es == 4) {

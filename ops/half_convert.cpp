@@ -1,6 +1,7 @@
 // See half_convert.h.
 #include "half_convert.h"
 
+#include <cstdint>
 #include <cstring>
 #include <limits>
 
@@ -24,33 +25,73 @@ float float_of(uint32_t u) {
 }
 
 #ifdef VKATTN_HAVE_F16C_PATH
-__attribute__((target("avx,f16c"))) bool to_f16_f16c(const float *src, uint16_t *dst, int64_t n) {
+// Runs at least this long stream their stores (no read-for-ownership of the
+// destination: the GPU's copy engine or the caller reads it next, from
+// memory). Measured on the H200 machine: a third less memory traffic.
+constexpr int64_t kStreamMin = 16384;
+
+bool scalar_to_f16(float x, uint16_t *dst) {
+    const uint16_t h = f32_to_f16_bits(x);
+    *dst = h;
+    return !((h & 0x7fffu) == 0x7c00u && (bits_of(x) & 0x7fffffffu) < 0x7f800000u);
+}
+
+template <bool kStream>
+__attribute__((target("avx,f16c"))) bool to_f16_f16c_body(const float *src, uint16_t *dst, int64_t i, int64_t n) {
     const __m256 limit = _mm256_set1_ps(65504.0f);
+    const __m256 inf = _mm256_set1_ps(std::numeric_limits<float>::infinity());
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     __m256 over = _mm256_setzero_ps();
-    int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         const __m256 x = _mm256_loadu_ps(src + i);
         // Finite and beyond 65504 (NaN and inf compare false / are not finite overflows).
         const __m256 ax = _mm256_and_ps(x, absmask);
-        over = _mm256_or_ps(over, _mm256_and_ps(_mm256_cmp_ps(ax, limit, _CMP_GT_OQ),
-                                                _mm256_cmp_ps(ax, _mm256_set1_ps(std::numeric_limits<float>::infinity()), _CMP_LT_OQ)));
-        _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + i), _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
+        over = _mm256_or_ps(over, _mm256_and_ps(_mm256_cmp_ps(ax, limit, _CMP_GT_OQ), _mm256_cmp_ps(ax, inf, _CMP_LT_OQ)));
+        const __m128i h = _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT);
+        if constexpr (kStream) _mm_stream_si128(reinterpret_cast<__m128i *>(dst + i), h);
+        else _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + i), h);
     }
+    if constexpr (kStream) _mm_sfence();
     bool ok = _mm256_movemask_ps(over) == 0;
-    for (; i < n; i++) {
-        const uint16_t h = f32_to_f16_bits(src[i]);
-        dst[i] = h;
-        if ((h & 0x7fffu) == 0x7c00u && (bits_of(src[i]) & 0x7fffffffu) < 0x7f800000u) ok = false;
-    }
+    for (; i < n; i++) ok &= scalar_to_f16(src[i], dst + i);
     return ok;
 }
 
-__attribute__((target("avx,f16c"))) void to_f32_f16c(const uint16_t *src, float *dst, int64_t n) {
+bool to_f16_f16c(const float *src, uint16_t *dst, int64_t n) {
+    if (n < kStreamMin || (reinterpret_cast<uintptr_t>(dst) & 1)) return to_f16_f16c_body<false>(src, dst, 0, n);
+    bool ok = true;
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(src + i))));
+    for (; reinterpret_cast<uintptr_t>(dst + i) & 15; i++) ok &= scalar_to_f16(src[i], dst + i);
+    return to_f16_f16c_body<true>(src, dst, i, n) && ok;
+}
+
+template <bool kStream>
+__attribute__((target("avx,f16c"))) void to_f32_f16c_body(const uint16_t *src, float *dst, int64_t i, int64_t n) {
+    for (; i + 8 <= n; i += 8) {
+        const __m256 f = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(src + i)));
+        if constexpr (kStream) _mm256_stream_ps(dst + i, f);
+        else _mm256_storeu_ps(dst + i, f);
+    }
+    if constexpr (kStream) _mm_sfence();
     for (; i < n; i++) dst[i] = f16_bits_to_f32(src[i]);
+}
+
+void to_f32_f16c(const uint16_t *src, float *dst, int64_t n) {
+    if (n < kStreamMin || (reinterpret_cast<uintptr_t>(dst) & 3)) return to_f32_f16c_body<false>(src, dst, 0, n);
+    int64_t i = 0;
+    for (; reinterpret_cast<uintptr_t>(dst + i) & 31; i++) dst[i] = f16_bits_to_f32(src[i]);
+    to_f32_f16c_body<true>(src, dst, i, n);
+}
+
+__attribute__((target("avx"))) void copy_stream_avx(char *dst, const char *src, size_t bytes) {
+    size_t i = 0;
+    const size_t head = (32 - (reinterpret_cast<uintptr_t>(dst) & 31)) & 31;
+    std::memcpy(dst, src, head);
+    for (i = head; i + 32 <= bytes; i += 32)
+        _mm256_stream_si256(reinterpret_cast<__m256i *>(dst + i),
+                            _mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + i)));
+    _mm_sfence();
+    std::memcpy(dst + i, src + i, bytes - i);
 }
 
 bool have_f16c() {
@@ -96,6 +137,14 @@ bool f32_to_f16_row(const float *src, int64_t ss, uint16_t *dst, int64_t ds, int
         if ((h & 0x7fffu) == 0x7c00u && (bits_of(x) & 0x7fffffffu) < 0x7f800000u) ok = false;
     }
     return ok;
+}
+
+void copy_bytes(void *dst, const void *src, size_t bytes) {
+#ifdef VKATTN_HAVE_F16C_PATH
+    if (bytes >= 2 * kStreamMin && __builtin_cpu_supports("avx"))
+        return copy_stream_avx(static_cast<char *>(dst), static_cast<const char *>(src), bytes);
+#endif
+    std::memcpy(dst, src, bytes);
 }
 
 void f16_to_f32_row(const uint16_t *src, int64_t ss, float *dst, int64_t ds, int64_t n) {

@@ -147,6 +147,44 @@ TEST_CASE("half convert: finite values beyond f16 are reported", "[half]") {
     }
 }
 
+TEST_CASE("half convert: long runs (streaming stores) at every alignment, and copy_bytes", "[half]") {
+    const std::vector<float> x = rounding_inputs();
+    const int64_t n = 40000;  // above the streaming threshold
+    std::vector<uint16_t> ref(n);
+    for (int64_t i = 0; i < n; i++) ref[i] = vkattn::ref::f32_to_f16(x[i]);
+    for (int64_t shift = 0; shift < 9; shift++) {
+        INFO("destination shifted by " << shift << " elements");
+        std::vector<uint16_t> h(n + 16, 0xabcd);
+        (void)f32_to_f16_row(x.data(), 1, h.data() + shift, 1, n);
+        int bad = 0;
+        for (int64_t i = 0; i < n; i++) bad += !same_f16(h[shift + i], ref[i]);
+        CHECK(bad == 0);
+        CHECK(h[n + shift] == 0xabcd);  // nothing past the run
+        if (shift) CHECK(h[shift - 1] == 0xabcd);
+        std::vector<float> f(n + 16, -7.0f);
+        f16_to_f32_row(ref.data(), 1, f.data() + shift, 1, n);
+        bad = 0;
+        for (int64_t i = 0; i < n; i++) {
+            const float r = vkattn::ref::f16_to_f32(ref[i]);
+            bad += std::isnan(r) ? !std::isnan(f[shift + i]) : !(f[shift + i] == r);
+        }
+        CHECK(bad == 0);
+        CHECK(f[n + shift] == -7.0f);
+    }
+    std::vector<uint8_t> src(200000), dst(200100);
+    for (size_t i = 0; i < src.size(); i++) src[i] = static_cast<uint8_t>(i * 131 + 7);
+    for (size_t off : {0, 1, 5, 31, 32, 33}) {
+        for (size_t len : {size_t(100), size_t(32767), size_t(32768), size_t(199999)}) {
+            std::fill(dst.begin(), dst.end(), 0x5a);
+            copy_bytes(dst.data() + off, src.data() + (off * 3) % 7, len);
+            INFO("offset " << off << " length " << len);
+            CHECK(std::memcmp(dst.data() + off, src.data() + (off * 3) % 7, len) == 0);
+            CHECK(dst[off + len] == 0x5a);
+            if (off) CHECK(dst[off - 1] == 0x5a);
+        }
+    }
+}
+
 TEST_CASE("half convert: the GPU conversions (copy4d.comp) match the CPU bit for bit", "[half][gpu]") {
     TestContext ctx;
     VKA_REQUIRE_DEVICE(ctx.ctx);
