@@ -103,20 +103,21 @@ unsigned host_threads() {
     return n;
 }
 
-// Fault in the pages of the caller's output without writing them
-// (MADV_POPULATE_WRITE, Linux 5.14+): a fresh output array (torch.empty)
-// otherwise takes a page fault per 4 KiB inside the unpack, which on a
-// 53 MB Flux output cost more than the copy. Runs on its own thread while
-// the first chunks are packed and computed; failures are harmless.
-void populate_for_write(void *p, uint64_t bytes) {
-#if defined(__linux__)
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-    const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-    const uintptr_t a = reinterpret_cast<uintptr_t>(p) & ~(page - 1);
-    const uintptr_t b = (reinterpret_cast<uintptr_t>(p) + bytes + page - 1) & ~(page - 1);
-    (void)madvise(reinterpret_cast<void *>(a), b - a, MADV_POPULATE_WRITE);
+// Ask for transparent huge pages under a large output that has not been
+// touched yet (MADV_HUGEPAGE on the 2 MiB-aligned interior of its span): a
+// fresh output array (torch.empty) otherwise takes a page fault per 4 KiB
+// inside the unpack, which on the H200 machine cost more than the copy of a
+// 53 MB Flux output. Only how the pages are backed changes, never their
+// contents; pages already present stay as they are. VKATTN_HOST_HUGEPAGE=0
+// turns it off.
+void advise_huge_pages(void *p, uint64_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    const char *e = std::getenv("VKATTN_HOST_HUGEPAGE");
+    if (e && std::strcmp(e, "0") == 0) return;
+    constexpr uintptr_t huge = 2u << 20;
+    const uintptr_t a = (reinterpret_cast<uintptr_t>(p) + huge - 1) & ~(huge - 1);
+    const uintptr_t b = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(huge - 1);
+    if (b > a) (void)madvise(reinterpret_cast<void *>(a), b - a, MADV_HUGEPAGE);
 #else
     (void)p, (void)bytes;
 #endif
@@ -314,28 +315,12 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
         else (void)stream.wait();
         return s;
     };
-    // Fault in a large output's pages while the first chunks are packed.
-    std::thread populate;
     {
         int64_t last = 0;
         for (int j = 0; j < 4; j++) last += (d.out.shape[j] - 1) * d.out.strides[j];
         const uint64_t span = static_cast<uint64_t>(last + 1) * oes;
-        const char *e = std::getenv("VKATTN_HOST_POPULATE");
-        if (span >= (4ull << 20) && !(e && std::strcmp(e, "0") == 0)) {
-            char *o = static_cast<char *>(out) + d.out.offset * static_cast<int64_t>(oes);
-            try {
-                populate = std::thread(populate_for_write, o, span);
-            } catch (const std::system_error &) {
-            }
-        }
+        if (span >= (4ull << 20)) advise_huge_pages(static_cast<char *>(out) + d.out.offset * static_cast<int64_t>(oes), span);
     }
-    struct Join {
-        std::thread &t;
-        void operator()() {
-            if (t.joinable()) t.join();
-        }
-        ~Join() { (*this)(); }
-    } join_populate{populate};
 
     bool split = false;
     prof.mark("plan+alloc");
@@ -373,7 +358,6 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
         if (!s.ok()) return fail(s);
         split = split || c.plan.parts > 1;
         prof.mark("record");
-        if (i == 1) join_populate(), prof.mark("populate wait");
         if (i > 0) unpack(chunks[i - 1], static_cast<const char *>(staging[(i - 1) % nstage]->mapped()));
         prof.mark("unpack");
     }
@@ -381,8 +365,6 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
     prof.mark("gpu wait");
     if (!s.ok()) return s;
     note_time();
-    join_populate();
-    prof.mark("populate wait");
     unpack(chunks.back(), static_cast<const char *>(staging[(chunks.size() - 1) % nstage]->mapped()));
     prof.mark("unpack");
 
