@@ -206,28 +206,36 @@ Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, 
     const uint32_t hd = static_cast<uint32_t>(round_up(static_cast<uint64_t>(std::max(d.q.shape[3], d.v.shape[3])), 16));
     // Tiling (measured on an H200, driver 580, with scripts/gpu-tune.sh; TFLOP/s;
     // a "unit" is a 128-row query tile of one (batch, head)):
-    //   48, 64 with >= 512 units and >= 1024 keys: 4 warps x two 16-row
-    //     m-tiles, key blocks of 64, lazy rescale (SD1.5 d40 102, SDXL 111,
-    //     SD3 118; one m-tile per warp 76/100/94);
-    //   48, 64 otherwise with >= 256 units: 8 warps, key blocks of 128 (SDXL
-    //     2x20x1024 72 against 66 with m-tile pairs; SDXL cross attention
-    //     17.6 against 13.0);
+    //   48, 64 with fewer than 1024 keys and >= 256 units: 8 warps, pipelined
+    //     (S of the next key block beside this block's softmax), key blocks
+    //     of 32 (SD1.5 cross attention 17.0 against 10.7, SDXL cross 24.4
+    //     against 17.5);
+    //   48 with >= 512 units, 64 with >= 1024 units: 4 warps x two 16-row
+    //     m-tiles, key blocks of 64, lazy rescale (SD1.5 d40 103, SD3 119;
+    //     pipelined 84/118);
+    //   64 otherwise with >= 256 units: 8 warps, pipelined, key blocks of 64
+    //     (SDXL 124 against 112 with m-tile pairs, SDXL 2x20x1024 86 against 72);
+    //   48 otherwise with >= 256 units: 8 warps, key blocks of 128;
     //   80: 8 warps, O rescaled in registers without a branch (SD1.5 d80 45
-    //     with split-KV, 35 with 4 warps);
-    //   96..128: the same when the grid fills the device without split-KV
-    //     (Flux 110, WAN 132; 4 warps 77/88);
+    //     with split-KV; pipelined the same);
+    //   96..128 when the grid fills the device without split-KV: 8 warps,
+    //     pipelined, key blocks of 32 (Flux 122, WAN 148, WAN cross 99;
+    //     not pipelined 110/132/93);
     //   otherwise 4 warps x 64 keys.
     // VKATTN_COOPMAT_TILE=<suffix> forces attention_coopmat_f16_d<hd>_<suffix>
     // where it exists ("w4": the 4-warp variant); the suffix names its tiling
-    // (w<warps>, m<m-tiles per warp>, k<keys per block>, q1: Q kept in shared memory).
+    // (w<warps>, m<m-tiles per warp>, k<keys per block>, q1: Q kept in shared memory;
+    // the other parts are the shader's business).
     const uint64_t units8 = static_cast<uint64_t>(d.q.shape[0] * d.q.shape[1]) *
                             ((static_cast<uint64_t>(d.q.shape[2]) + 127) / 128);
     const int64_t nk = d.k.shape[2];
     // The variant's suffix names its tiling; the values below are read from it.
     std::string suffix;
-    if ((hd == 48 || hd == 64) && units8 >= 512 && nk >= 1024) suffix = "w4_m2_k64";
-    else if ((hd == 48 || hd == 64) && units8 >= 256) suffix = hd == 48 ? "w8_t8_k128" : "w8_ralw_k128";
-    else if (hd == 80 || (hd > 80 && units8 * 2 >= 1024)) suffix = "w8_ralw";
+    if ((hd == 48 || hd == 64) && units8 >= 256 && nk < 1024) suffix = "w8_ralw_pipe_k32";
+    else if ((hd == 48 && units8 >= 512) || (hd == 64 && units8 >= 1024)) suffix = "w4_m2_k64";
+    else if ((hd == 48 || hd == 64) && units8 >= 256) suffix = hd == 48 ? "w8_t8_k128" : "w8_ralw_pipe";
+    else if (hd == 80) suffix = "w8_ralw";
+    else if (hd > 80 && units8 * 2 >= 1024) suffix = "w8_ralw_pipe_k32";
     auto shader_name = [&](const std::string &sfx) {
         return sfx.empty() ? cat("attention_coopmat_f16_d", hd) : cat("attention_coopmat_f16_d", hd, "_", sfx);
     };

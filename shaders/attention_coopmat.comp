@@ -71,6 +71,12 @@
 #ifndef RALW
 #define RALW 0  // 1 (with OSHARED 0): O rescaled in registers every key block, without a branch
 #endif
+#ifndef PIPE
+#define PIPE 0  // 1: S of block j+1 computed beside the softmax of block j (needs OSHARED 0, RALW 1)
+#endif
+#if PIPE && (OSHARED || !RALW || QSH || EXPT_NOSM || EXPT_NOSHLD || EXPT_NOGLOB)
+#error PIPE needs OSHARED 0 and no QSH or ablation
+#endif
 #ifndef QSH
 #define QSH 0  // 1: Q stays in shared memory and its fragments are reloaded per key block (fewer registers)
 #endif
@@ -165,6 +171,97 @@ VKA_DEFINE_LOAD8(load_q, Q, Q8)
 VKA_DEFINE_LOAD8(load_k, K, K8)
 VKA_DEFINE_LOAD8(load_v, V, V8)
 
+#if QSH
+#define VKA_QF_PARAM
+#define VKA_QF_ARG
+#else
+#define VKA_QF_PARAM , HALF qf[MT][NF]
+#define VKA_QF_ARG , qf
+#endif
+
+// S = Q K^T against the K tile in shared memory (this warp's rows).
+void s_product(out ACC s[MT][NJ], uint warp VKA_QF_PARAM) {
+    [[unroll]] for (uint j = 0; j < NJ; ++j)
+        [[unroll]] for (uint t = 0; t < MT; ++t) s[t][j] = ACC(0.0);
+    // Consecutive products go to different accumulators (no dependency chain).
+    [[unroll]] for (uint f = 0; f < NF; ++f) {
+#if QSH
+        HALF qa[MT];
+        [[unroll]] for (uint t = 0; t < MT; ++t)
+            coopMatLoadNV(qa[t], sMem, ((warp * MT + t) * 16u) * RS + f * 2u, RS, false);
+#endif
+        [[unroll]] for (uint j = 0; j < NJ; ++j) {
+#if EXPT_NOSHLD && !QSH
+            HALF kf = qf[0][(f + j) % NF];
+#else
+            HALF kf;
+            coopMatLoadNV(kf, sMem, K_OFF + (j * 16u) * RS + f * 2u, RS, true);
+#endif
+#if QSH
+            [[unroll]] for (uint t = 0; t < MT; ++t) s[t][j] = coopMatMulAddNV(qa[t], kf, s[t][j]);
+#else
+            [[unroll]] for (uint t = 0; t < MT; ++t) s[t][j] = coopMatMulAddNV(qf[t][f], kf, s[t][j]);
+#endif
+        }
+    }
+
+}
+
+// Online softmax of one key block in registers (log2 domain): s becomes P,
+// m and l move, alpha gets each row's rescale factor for O. Returns whether
+// a reference maximum moved in a row of this invocation.
+bool online_softmax(inout ACC s[MT][NJ], inout float m[MT][2], inout float l[MT][2], out float alpha[MT][2],
+                    uint kb, uint ke, uint row0, uint warp, uint lane, uint qrows, bool causal, bool has_mask,
+                    uint mbase, float c2) {
+    const bool edge = kb + BC > ke || has_mask || (causal && kb + BC - 1u > pc.q0 + row0);
+    bool moved = false;
+    [[unroll]] for (uint t = 0; t < MT; ++t) {
+        const uint rt = row0 + (warp * MT + t) * 16u;  // first row of the m-tile, in the tile
+        float mx[2] = {VKA_NEG_INF, VKA_NEG_INF};
+        if (edge) {
+            [[unroll]] for (uint j = 0; j < NJ; ++j)
+                [[unroll]] for (uint i = 0; i < 8u; ++i) {
+                    uint r = rt + elem_row(lane, i);
+                    uint gj = kb + j * 16u + elem_col(lane, i);
+                    bool keep = gj < ke && (!causal || gj <= pc.q0 + r);
+                    float y = s[t][j][i] * c2;
+                    if (keep && has_mask && r < qrows)
+                        y = fma(mask_value(mbase + r * P.m_sn + (gj - pc.k0) * P.m_sd), LOG2E, y);
+                    y = keep ? y : VKA_NEG_INF;
+                    s[t][j][i] = y;
+                    mx[elem_slot(i)] = max(mx[elem_slot(i)], y);
+                }
+        } else {
+            [[unroll]] for (uint j = 0; j < NJ; ++j)
+                [[unroll]] for (uint i = 0; i < 8u; ++i) mx[elem_slot(i)] = max(mx[elem_slot(i)], s[t][j][i] * c2);
+        }
+        float mu[2];
+        [[unroll]] for (uint q = 0; q < 2u; ++q) {
+            float x = max(mx[q], subgroupShuffleXor(mx[q], 1u));
+            x = max(x, subgroupShuffleXor(x, 2u));
+            // m is the reference maximum P is taken against; it moves
+            // when the row maximum passes it by more than TAU.
+            const float mo = m[t][q];
+            const bool up = mo == VKA_NEG_INF ? x > mo : x > mo + float(TAU);
+            const float mn = up ? x : mo;
+            moved = moved || (up && mo != VKA_NEG_INF);  // O is still 0 otherwise
+            mu[q] = mn == VKA_NEG_INF ? 0.0 : mn;
+            alpha[t][q] = up ? exp2(mo - mu[q]) : 1.0;
+            m[t][q] = mn;
+        }
+        float sum[2] = {0.0, 0.0};
+        [[unroll]] for (uint j = 0; j < NJ; ++j)
+            [[unroll]] for (uint i = 0; i < 8u; ++i) {
+                uint q = elem_slot(i);
+                float p = edge ? exp2(s[t][j][i] - mu[q]) : exp2(fma(s[t][j][i], c2, -mu[q]));
+                s[t][j][i] = p;
+                sum[q] += p;
+            }
+        [[unroll]] for (uint q = 0; q < 2u; ++q) l[t][q] = fma(l[t][q], alpha[t][q], sum[q]);
+    }
+    return moved;
+}
+
 void main() {
     // The host passes the values this variant was built with.
     if (S_HDK != HD || S_HDV != HD || S_BR != BR || S_BC != BC || S_NW != NW || S_MT != MT) return;
@@ -229,6 +326,75 @@ void main() {
     }
     barrier();
 
+#if PIPE
+    // Software-pipelined: the product S of block j+1 runs in the same phase as
+    // the softmax of block j, half the warps in each order (warps 0-3 and 4-7
+    // share the SM's sub-partitions pairwise), so the matrix units and the
+    // ALUs are busy at the same time. K(j+1) and V(j) sit in shared memory
+    // during that phase; their global loads were issued one phase earlier.
+    ACC s[MT][NJ];
+    s_product(s, warp VKA_QF_ARG);
+    uvec4 preK[NLD], preV[NLD];
+    [[unroll]] for (uint u = 0; u < NLD; ++u) {
+        uint e = lid + u * WG;
+        uint r = e / CH, c = e % CH;
+        preV[u] = uvec4(0u);
+        preK[u] = uvec4(0u);
+        if (e < BC * CH && ks + r < ke) preV[u] = load_v(fv, vbase + (ks + r - pc.k0) * P.v_sn, c, P.dv, P.v_sd);
+        if (e < BC * CH && ks + BC + r < ke) preK[u] = load_k(fk, kbase + (ks + BC + r - pc.k0) * P.k_sn, c, P.d, P.k_sd);
+    }
+    for (uint kb = ks; kb < ke; kb += BC) {
+        const uint kn = kb + BC;
+        barrier();  // every warp is done with K(kb) and V(kb - BC)
+        [[unroll]] for (uint u = 0; u < NLD; ++u) {
+            uint e = lid + u * WG;
+            if (e < BC * CH) {
+                sMem[V_OFF + (e / CH) * RS + e % CH] = preV[u];
+                sMem[K_OFF + (e / CH) * RS + e % CH] = preK[u];
+            }
+        }
+        barrier();
+        [[unroll]] for (uint u = 0; u < NLD; ++u) {
+            uint e = lid + u * WG;
+            uint r = e / CH, c = e % CH;
+            preV[u] = uvec4(0u);
+            preK[u] = uvec4(0u);
+            if (e < BC * CH && kn + r < ke) preV[u] = load_v(fv, vbase + (kn + r - pc.k0) * P.v_sn, c, P.dv, P.v_sd);
+            if (e < BC * CH && kn + BC + r < ke) preK[u] = load_k(fk, kbase + (kn + BC + r - pc.k0) * P.k_sn, c, P.d, P.k_sd);
+        }
+        ACC sn[MT][NJ];
+        float alpha[MT][2];
+        bool moved;
+        if (((warp >> 2) & 1u) == 0u) {
+            s_product(sn, warp VKA_QF_ARG);
+            moved = online_softmax(s, m, l, alpha, kb, ke, row0, warp, lane, qrows, causal, has_mask, mbase, c2);
+        } else {
+            moved = online_softmax(s, m, l, alpha, kb, ke, row0, warp, lane, qrows, causal, has_mask, mbase, c2);
+            s_product(sn, warp VKA_QF_ARG);
+        }
+        // O rescaled in registers (alpha = 1 where no maximum moved).
+        [[unroll]] for (uint t = 0; t < MT; ++t)
+            [[unroll]] for (uint f = 0; f < NF; ++f)
+                [[unroll]] for (uint i = 0; i < 8u; ++i) o[t][f][i] *= alpha[t][elem_slot(i)];
+        HALF pf[MT][NJ];
+        [[unroll]] for (uint t = 0; t < MT; ++t)
+            [[unroll]] for (uint j = 0; j < NJ; ++j) pf[t][j] = HALF(s[t][j]);
+        // ---- O += P V ----
+        [[unroll]] for (uint j = 0; j < NJ; ++j)
+            [[unroll]] for (uint f = 0; f < NF; ++f) {
+#if EXPT_NOSHLD && !QSH
+                HALF vf = qf[0][(f + j) % NF];
+#else
+                HALF vf;
+                coopMatLoadNV(vf, sMem, V_OFF + (j * 16u) * RS + f * 2u, RS, false);
+#endif
+                [[unroll]] for (uint t = 0; t < MT; ++t) o[t][f] = coopMatMulAddNV(pf[t][j], vf, o[t][f]);
+            }
+
+        [[unroll]] for (uint t = 0; t < MT; ++t)
+            [[unroll]] for (uint j = 0; j < NJ; ++j) s[t][j] = sn[t][j];
+    }
+#else
     uvec4 pre[NLD];
     for (uint kb = ks; kb < ke; kb += BC) {
         // Issue the V tile's loads; they land while S is computed.
@@ -243,79 +409,12 @@ void main() {
 
         // ---- S = Q K^T ----
         ACC s[MT][NJ];
-        [[unroll]] for (uint j = 0; j < NJ; ++j)
-            [[unroll]] for (uint t = 0; t < MT; ++t) s[t][j] = ACC(0.0);
-        // Consecutive products go to different accumulators (no dependency chain).
-        [[unroll]] for (uint f = 0; f < NF; ++f) {
-#if QSH
-            HALF qa[MT];
-            [[unroll]] for (uint t = 0; t < MT; ++t)
-                coopMatLoadNV(qa[t], sMem, ((warp * MT + t) * 16u) * RS + f * 2u, RS, false);
-#endif
-            [[unroll]] for (uint j = 0; j < NJ; ++j) {
-#if EXPT_NOSHLD && !QSH
-                HALF kf = qf[0][(f + j) % NF];
-#else
-                HALF kf;
-                coopMatLoadNV(kf, sMem, K_OFF + (j * 16u) * RS + f * 2u, RS, true);
-#endif
-#if QSH
-                [[unroll]] for (uint t = 0; t < MT; ++t) s[t][j] = coopMatMulAddNV(qa[t], kf, s[t][j]);
-#else
-                [[unroll]] for (uint t = 0; t < MT; ++t) s[t][j] = coopMatMulAddNV(qf[t][f], kf, s[t][j]);
-#endif
-            }
-        }
+        s_product(s, warp VKA_QF_ARG);
 
 #if !EXPT_NOSM
         // ---- online softmax in registers (log2 domain) ----
-        const bool edge = kb + BC > ke || has_mask || (causal && kb + BC - 1u > pc.q0 + row0);
-        bool moved = false;
         float alpha[MT][2];
-        [[unroll]] for (uint t = 0; t < MT; ++t) {
-            const uint rt = row0 + (warp * MT + t) * 16u;  // first row of the m-tile, in the tile
-            float mx[2] = {VKA_NEG_INF, VKA_NEG_INF};
-            if (edge) {
-                [[unroll]] for (uint j = 0; j < NJ; ++j)
-                    [[unroll]] for (uint i = 0; i < 8u; ++i) {
-                        uint r = rt + elem_row(lane, i);
-                        uint gj = kb + j * 16u + elem_col(lane, i);
-                        bool keep = gj < ke && (!causal || gj <= pc.q0 + r);
-                        float y = s[t][j][i] * c2;
-                        if (keep && has_mask && r < qrows)
-                            y = fma(mask_value(mbase + r * P.m_sn + (gj - pc.k0) * P.m_sd), LOG2E, y);
-                        y = keep ? y : VKA_NEG_INF;
-                        s[t][j][i] = y;
-                        mx[elem_slot(i)] = max(mx[elem_slot(i)], y);
-                    }
-            } else {
-                [[unroll]] for (uint j = 0; j < NJ; ++j)
-                    [[unroll]] for (uint i = 0; i < 8u; ++i) mx[elem_slot(i)] = max(mx[elem_slot(i)], s[t][j][i] * c2);
-            }
-            float mu[2];
-            [[unroll]] for (uint q = 0; q < 2u; ++q) {
-                float x = max(mx[q], subgroupShuffleXor(mx[q], 1u));
-                x = max(x, subgroupShuffleXor(x, 2u));
-                // m is the reference maximum P is taken against; it moves
-                // when the row maximum passes it by more than TAU.
-                const float mo = m[t][q];
-                const bool up = mo == VKA_NEG_INF ? x > mo : x > mo + float(TAU);
-                const float mn = up ? x : mo;
-                moved = moved || (up && mo != VKA_NEG_INF);  // O is still 0 otherwise
-                mu[q] = mn == VKA_NEG_INF ? 0.0 : mn;
-                alpha[t][q] = up ? exp2(mo - mu[q]) : 1.0;
-                m[t][q] = mn;
-            }
-            float sum[2] = {0.0, 0.0};
-            [[unroll]] for (uint j = 0; j < NJ; ++j)
-                [[unroll]] for (uint i = 0; i < 8u; ++i) {
-                    uint q = elem_slot(i);
-                    float p = edge ? exp2(s[t][j][i] - mu[q]) : exp2(fma(s[t][j][i], c2, -mu[q]));
-                    s[t][j][i] = p;
-                    sum[q] += p;
-                }
-            [[unroll]] for (uint q = 0; q < 2u; ++q) l[t][q] = fma(l[t][q], alpha[t][q], sum[q]);
-        }
+        const bool moved = online_softmax(s, m, l, alpha, kb, ke, row0, warp, lane, qrows, causal, has_mask, mbase, c2);
         // RALW: rescale every block (alpha = 1 where no maximum moved), so the
         // condition folds away and no branch sits between the softmax and P V.
         if (RALW != 0 || subgroupAny(moved)) {
@@ -387,6 +486,8 @@ void main() {
         }
         barrier();
     }
+
+#endif
 
     // ---- store ----
     const bool partials = (P.flags & VKA_ATTN_PARTIALS) != 0u;

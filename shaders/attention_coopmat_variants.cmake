@@ -1,10 +1,11 @@
 # Attention on NV cooperative matrices (ops/attention_coopmat.cpp):
-#   attention_coopmat_f16_d<HD>[_w8_ralw|_w8_t8_k128|_w8_ralw_k128|_w4_m2_k64]
+#   attention_coopmat_f16_d<HD>[_w8_ralw|_w8_t8_k128|_w4_m2_k64|_w8_ralw_pipe[_k32]]
 # f16 in, f16 out; HD is the head-dim bucket (max(D, Dv) rounded up to 16).
 # Default: 4 warps x 16 query rows, key blocks of 64, exact rescaling of O.
 # _w8: 8 warps; _m2: two 16-row m-tiles per warp; _k<n>: key blocks of n;
 # _t8: O rescaled only when a row maximum grows by more than 8 (log2 units,
-# P <= 2^8); _ralw: O rescaled in registers every block, without a branch.
+# P <= 2^8); _ralw: O rescaled in registers every block, without a branch;
+# _pipe: S of the next key block computed beside the softmax of this one.
 # OSHARED=1 (the 4-warp variants up to 80, _t8 and _m2) moves O through
 # shared memory for the rescale and the store; the others scale O in
 # registers. Only the variants the chooser picks are built by default (the
@@ -28,19 +29,26 @@ foreach(hd 96 112 128)
   vkattn_coopmat_variant(${hd} "" NW=4 MT=1 BC=64 OSHARED=0)
 endforeach()
 # 8 warps, O rescaled in registers every key block (no branch between the
-# softmax and P V): Flux 106 -> 110 TFLOP/s, WAN 129 -> 132, SD1.5 d80 35 -> 45.
-foreach(hd 80 96 112 128)
-  vkattn_coopmat_variant(${hd} w8_ralw NW=8 MT=1 BC=64 OSHARED=0 RALW=1)
+# softmax and P V): SD1.5 d80 35 -> 45 TFLOP/s (Flux 106 -> 110, WAN 129 -> 132
+# before the pipelined variants below).
+vkattn_coopmat_variant(80 w8_ralw NW=8 MT=1 BC=64 OSHARED=0 RALW=1)
+# Software-pipelined (_pipe): the product S of block j+1 runs beside the
+# softmax of block j, half the warps in each order, so the matrix units and
+# the ALUs overlap. Flux 110 -> 122, WAN 132 -> 148, WAN cross 93 -> 99,
+# SDXL 112 -> 124, SDXL 2x20x1024 72 -> 86; key blocks of 32 for short key
+# ranges (SDXL cross attention 17.5 -> 24.4, SD1.5 cross 10.7 -> 17.0).
+foreach(hd 48 64 96 112 128)
+  vkattn_coopmat_variant(${hd} w8_ralw_pipe_k32 NW=8 MT=1 BC=32 OSHARED=0 RALW=1 PIPE=1)
 endforeach()
+vkattn_coopmat_variant(64 w8_ralw_pipe NW=8 MT=1 BC=64 OSHARED=0 RALW=1 PIPE=1)
 # Two 16-row m-tiles per warp halve the K/V fragment loads per product:
 # SD1.5 d40 76 -> 102, SDXL 100 -> 111, SD3 94 -> 118 (a few bytes spill).
 foreach(hd 48 64)
   vkattn_coopmat_variant(${hd} w4_m2_k64 NW=4 MT=2 BC=64 OSHARED=1 TAU=8)
 endforeach()
 # Key blocks of 128 for grids too small for the m-tile pairs (SDXL 2x20x1024:
-# 43 -> 72) and short key ranges (SDXL cross attention 14.5 -> 17.6).
+# 43 -> 72 at d64, since overtaken by _pipe).
 vkattn_coopmat_variant(48 w8_t8_k128 NW=8 MT=1 BC=128 OSHARED=1 TAU=8)
-vkattn_coopmat_variant(64 w8_ralw_k128 NW=8 MT=1 BC=128 OSHARED=0 RALW=1)
 vkattn_shader(attention_coopmat_probe attention_coopmat_probe.comp TARGET_ENV vulkan1.2)
 # Peak-rate microbenchmark of the cooperative-matrix unit (tools/coopmat_peak.cpp).
 foreach(cfg "16;32;8;4;0" "16;32;16;4;0" "16;32;8;8;0" "16;32;8;4;1" "16;32;8;4;2" "16;32;8;4;3" "16;32;8;4;4"
@@ -57,7 +65,7 @@ endforeach()
 # (scripts/gpu-tune.sh sweeps them through VKATTN_COOPMAT_TILE=<suffix>).
 # Suffix parts: w<warps>, k<keys per block>, m<m-tiles per warp>, t8 (lazy
 # rescale), ralw (branch-free register rescale), q1 (Q fragments reloaded from
-# shared memory), x* (ablations that compute wrong results on purpose, for
+# shared memory), pipe (software-pipelined S and softmax), x* (ablations that compute wrong results on purpose, for
 # timing only).
 if(VKATTN_TUNING_VARIANTS)
   # One m-tile per warp, 8 warps, 64 keys: exact rescale (w8) and lazy (t8).
@@ -105,6 +113,16 @@ if(VKATTN_TUNING_VARIANTS)
   vkattn_coopmat_variant(128 w4_k32_q1 NW=4 MT=1 BC=32 QSH=1 OSHARED=0)
   vkattn_coopmat_variant(128 w4_k64_q1 NW=4 MT=1 BC=64 QSH=1 OSHARED=0)
   vkattn_coopmat_variant(64 w4_k32_q1 NW=4 MT=1 BC=32 QSH=1 OSHARED=1)
+  # Former defaults, and other pipelined tilings.
+  foreach(hd 96 112 128)
+    vkattn_coopmat_variant(${hd} w8_ralw NW=8 MT=1 BC=64 OSHARED=0 RALW=1)
+  endforeach()
+  vkattn_coopmat_variant(64 w8_ralw_k128 NW=8 MT=1 BC=128 OSHARED=0 RALW=1)
+  foreach(hd 48 80 96 112 128)
+    vkattn_coopmat_variant(${hd} w8_ralw_pipe NW=8 MT=1 BC=64 OSHARED=0 RALW=1 PIPE=1)
+  endforeach()
+  vkattn_coopmat_variant(64 w8_ralw_pipe_k128 NW=8 MT=1 BC=128 OSHARED=0 RALW=1 PIPE=1)
+  vkattn_coopmat_variant(64 w4_ralw_pipe NW=4 MT=1 BC=64 OSHARED=0 RALW=1 PIPE=1)
   # Ablations (wrong results, timing only): xnosm = no softmax; xnold =
   # fragments from registers instead of shared memory; xnoglob = no global K/V
   # loads; xmma = none of the three (matrix work and barriers alone).

@@ -348,7 +348,7 @@ TEST_CASE("attention coopmat: tilings", "[attention][coopmat]") {
     VKA_REQUIRE_COOPMAT(ctx.ctx);
     // Every tiling the chooser can pick (a suffix without a variant at some
     // head dim falls back to the default there).
-    for (const char *tile : {"w4", "w8_ralw", "w8_t8_k128", "w8_ralw_k128", "w4_m2_k64"}) {
+    for (const char *tile : {"w4", "w8_ralw", "w8_t8_k128", "w4_m2_k64", "w8_ralw_pipe", "w8_ralw_pipe_k32"}) {
         EnvGuard env("VKATTN_COOPMAT_TILE", tile);
         for (int64_t D : {40, 64, 80, 112, 128}) {
             Case c = coop_case();
@@ -356,6 +356,9 @@ TEST_CASE("attention coopmat: tilings", "[attention][coopmat]") {
             c.mask_kind = VKATTN_MASK_BOOL, c.mask_neg_inf = true, c.mask_shape[1] = 1;
             coop(ctx, c);
             c.mask_kind = VKATTN_MASK_NONE, c.flags |= VKATTN_ATTENTION_CAUSAL;
+            coop(ctx, c);
+            c.flags &= ~static_cast<uint32_t>(VKATTN_ATTENTION_CAUSAL);
+            c.Nk = 20;  // less than one key block (the pipelined variants' prologue)
             coop(ctx, c);
             // Stress inputs: the lazy rescale (P up to 2^8) with logits far
             // beyond the f16 range and a large common offset in v.
