@@ -365,6 +365,7 @@ TEST_CASE("attention: host path in several chunks", "[attention]") {
 // kernels on the same values as the staging route, so the results must be
 // identical to the byte, and right against the reference.
 TEST_CASE("attention: host calls on imported memory", "[attention][host]") {
+    EnvGuard route("VKATTN_HOST_DIRECT", "1");  // discrete GPUs take staging by default
     TestContext direct;
     VKA_REQUIRE_DEVICE(direct.ctx);
     vkattn_context_options o = VKATTN_CONTEXT_OPTIONS_INIT;

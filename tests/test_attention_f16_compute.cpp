@@ -112,6 +112,7 @@ TEST_CASE("attention f16 compute: an input beyond f16 reruns exactly; f16 inputs
 // (copy4d.comp). The GPU rounds like the CPU packing, so both routes give the
 // same bytes; an input beyond f16 reruns exactly there too.
 TEST_CASE("attention f16 compute: imported memory matches the staging route", "[attention][host]") {
+    EnvGuard route("VKATTN_HOST_DIRECT", "1");  // discrete GPUs take staging by default
     TestContext direct;
     VKA_REQUIRE_DEVICE(direct.ctx);
     vkattn_context_options o = VKATTN_CONTEXT_OPTIONS_INIT;
