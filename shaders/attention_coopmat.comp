@@ -262,6 +262,16 @@ bool online_softmax(inout ACC s[MT][NJ], inout float m[MT][2], inout float l[MT]
     return moved;
 }
 
+// O += P V against the V tile in shared memory.
+void pv_product(inout ACC o[MT][NF], HALF pf[MT][NJ]) {
+    [[unroll]] for (uint j = 0; j < NJ; ++j)
+        [[unroll]] for (uint f = 0; f < NF; ++f) {
+            HALF vf;
+            coopMatLoadNV(vf, sMem, V_OFF + (j * 16u) * RS + f * 2u, RS, false);
+            [[unroll]] for (uint t = 0; t < MT; ++t) o[t][f] = coopMatMulAddNV(pf[t][j], vf, o[t][f]);
+        }
+}
+
 void main() {
     // The host passes the values this variant was built with.
     if (S_HDK != HD || S_HDV != HD || S_BR != BR || S_BC != BC || S_NW != NW || S_MT != MT) return;
@@ -379,18 +389,7 @@ void main() {
         HALF pf[MT][NJ];
         [[unroll]] for (uint t = 0; t < MT; ++t)
             [[unroll]] for (uint j = 0; j < NJ; ++j) pf[t][j] = HALF(s[t][j]);
-        // ---- O += P V ----
-        [[unroll]] for (uint j = 0; j < NJ; ++j)
-            [[unroll]] for (uint f = 0; f < NF; ++f) {
-#if EXPT_NOSHLD && !QSH
-                HALF vf = qf[0][(f + j) % NF];
-#else
-                HALF vf;
-                coopMatLoadNV(vf, sMem, V_OFF + (j * 16u) * RS + f * 2u, RS, false);
-#endif
-                [[unroll]] for (uint t = 0; t < MT; ++t) o[t][f] = coopMatMulAddNV(pf[t][j], vf, o[t][f]);
-            }
-
+        pv_product(o, pf);
         [[unroll]] for (uint t = 0; t < MT; ++t)
             [[unroll]] for (uint j = 0; j < NJ; ++j) s[t][j] = sn[t][j];
     }
