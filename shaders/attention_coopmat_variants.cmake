@@ -122,6 +122,13 @@ if(VKATTN_TUNING_VARIANTS)
     vkattn_coopmat_variant(${hd} w8_ralw_pipe NW=8 MT=1 BC=64 OSHARED=0 RALW=1 PIPE=1)
   endforeach()
   vkattn_coopmat_variant(64 w8_ralw_pipe_k128 NW=8 MT=1 BC=128 OSHARED=0 RALW=1 PIPE=1)
+  # (Delaying P V by one block so that both products share the phase with the
+  # softmax was measured and dropped: Flux 123 -> 109, SDXL 125 -> 104.)
+  # Pipelined m-tile pairs: SD3 122 (m2 120), SD1.5 d40 99 (103), SDXL 112 (pipe 124);
+  # with 8 warps or 64 keys they spill or lose more (SD3 116 / 86).
+  foreach(hd 48 64)
+    vkattn_coopmat_variant(${hd} w4_m2_ralw_pipe_k32 NW=4 MT=2 BC=32 OSHARED=0 RALW=1 PIPE=1)
+  endforeach()
   vkattn_coopmat_variant(64 w4_ralw_pipe NW=4 MT=1 BC=64 OSHARED=0 RALW=1 PIPE=1)
   # Ablations (wrong results, timing only): xnosm = no softmax; xnold =
   # fragments from registers instead of shared memory; xnoglob = no global K/V
