@@ -219,8 +219,8 @@ Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, 
     //   80: 8 warps, O rescaled in registers without a branch (SD1.5 d80 45
     //     with split-KV; pipelined the same);
     //   96..128 when the grid fills the device without split-KV: 8 warps,
-    //     pipelined, key blocks of 32 (Flux 122, WAN 148, WAN cross 99;
-    //     not pipelined 110/132/93);
+    //     pipelined, key blocks of 32 (Flux 125, WAN cross 100; not pipelined
+    //     110/93);
     //   otherwise 4 warps x 64 keys.
     // VKATTN_COOPMAT_TILE=<suffix> forces attention_coopmat_f16_d<hd>_<suffix>
     // where it exists ("w4": the 4-warp variant); the suffix names its tiling

@@ -77,6 +77,9 @@
 #if PIPE && (OSHARED || !RALW || QSH || EXPT_NOSM || EXPT_NOSHLD || EXPT_NOGLOB)
 #error PIPE needs OSHARED 0 and no QSH or ablation
 #endif
+#ifndef PINGPONG
+#define PINGPONG 3  // PIPE: which warps take the softmax first: bit PINGPONG-1 of the warp id set (0: none)
+#endif
 #ifndef QSH
 #define QSH 0  // 1: Q stays in shared memory and its fragments are reloaded per key block (fewer registers)
 #endif
@@ -338,9 +341,9 @@ void main() {
 
 #if PIPE
     // Software-pipelined: the product S of block j+1 runs in the same phase as
-    // the softmax of block j, half the warps in each order (warps 0-3 and 4-7
-    // share the SM's sub-partitions pairwise), so the matrix units and the
-    // ALUs are busy at the same time. K(j+1) and V(j) sit in shared memory
+    // the softmax of block j, so the matrix units and the ALUs are busy at
+    // the same time. With PINGPONG the two halves of the warps take opposite
+    // orders (S first / softmax first). K(j+1) and V(j) sit in shared memory
     // during that phase; their global loads were issued one phase earlier.
     ACC s[MT][NJ];
     s_product(s, warp VKA_QF_ARG);
@@ -375,7 +378,7 @@ void main() {
         ACC sn[MT][NJ];
         float alpha[MT][2];
         bool moved;
-        if (((warp >> 2) & 1u) == 0u) {
+        if (PINGPONG == 0u || ((warp >> (PINGPONG - 1u)) & 1u) == 0u) {
             s_product(sn, warp VKA_QF_ARG);
             moved = online_softmax(s, m, l, alpha, kb, ke, row0, warp, lane, qrows, causal, has_mask, mbase, c2);
         } else {

@@ -37,8 +37,13 @@ vkattn_coopmat_variant(80 w8_ralw NW=8 MT=1 BC=64 OSHARED=0 RALW=1)
 # the ALUs overlap. Flux 110 -> 122, WAN 132 -> 148, WAN cross 93 -> 99,
 # SDXL 112 -> 124, SDXL 2x20x1024 72 -> 86; key blocks of 32 for short key
 # ranges (SDXL cross attention 17.5 -> 24.4, SD1.5 cross 10.7 -> 17.0).
-foreach(hd 48 64 96 112 128)
+# The two warp halves take opposite orders at d48/d64 (SDXL 124, 114 with one
+# order); at d96..128 one order does better (Flux 125 against 122).
+foreach(hd 48 64)
   vkattn_coopmat_variant(${hd} w8_ralw_pipe_k32 NW=8 MT=1 BC=32 OSHARED=0 RALW=1 PIPE=1)
+endforeach()
+foreach(hd 96 112 128)
+  vkattn_coopmat_variant(${hd} w8_ralw_pipe_k32 NW=8 MT=1 BC=32 OSHARED=0 RALW=1 PIPE=1 PINGPONG=0)
 endforeach()
 vkattn_coopmat_variant(64 w8_ralw_pipe NW=8 MT=1 BC=64 OSHARED=0 RALW=1 PIPE=1)
 # Two 16-row m-tiles per warp halve the K/V fragment loads per product:
@@ -124,6 +129,12 @@ if(VKATTN_TUNING_VARIANTS)
   vkattn_coopmat_variant(64 w8_ralw_pipe_k128 NW=8 MT=1 BC=128 OSHARED=0 RALW=1 PIPE=1)
   # (Delaying P V by one block so that both products share the phase with the
   # softmax was measured and dropped: Flux 123 -> 109, SDXL 125 -> 104.)
+  # Which warps take the softmax first (_pp0: none; _pp1: odd warps; default
+  # at d64: warps 4-7). SDXL d64: 114 / 113 / 124; Flux d128: 125 / 115 / 122.
+  vkattn_coopmat_variant(128 w8_ralw_pipe_k32_pp1 NW=8 MT=1 BC=32 OSHARED=0 RALW=1 PIPE=1 PINGPONG=1)
+  vkattn_coopmat_variant(128 w8_ralw_pipe_k32_pp3 NW=8 MT=1 BC=32 OSHARED=0 RALW=1 PIPE=1 PINGPONG=3)
+  vkattn_coopmat_variant(64 w8_ralw_pipe_pp0 NW=8 MT=1 BC=64 OSHARED=0 RALW=1 PIPE=1 PINGPONG=0)
+  vkattn_coopmat_variant(64 w8_ralw_pipe_pp1 NW=8 MT=1 BC=64 OSHARED=0 RALW=1 PIPE=1 PINGPONG=1)
   # Pipelined m-tile pairs: SD3 122 (m2 120), SD1.5 d40 99 (103), SDXL 112 (pipe 124);
   # with 8 warps or 64 keys they spill or lose more (SD3 116 / 86).
   foreach(hd 48 64)
