@@ -38,18 +38,6 @@ uint64_t esize(vkattn_dtype t) { return vkattn_dtype_size(t); }
 uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 uint64_t div_up(uint64_t v, uint64_t a) { return (v + a - 1) / a; }
 
-// Highest element index a view reaches, with overflow checks.
-Status view_last(const vkattn_view &v, const char *name, int64_t *last) {
-    int64_t acc = v.offset;
-    for (int i = 0; i < 4; i++) {
-        int64_t t;
-        if (__builtin_mul_overflow(v.shape[i] - 1, v.strides[i], &t) || __builtin_add_overflow(acc, t, &acc))
-            return Error(VKATTN_ERROR_SIZE_OVERFLOW, "desc->", name, " reaches past 2^63 elements (offset ", v.offset,
-                         ", shape[", i, "] = ", v.shape[i], ", strides[", i, "] = ", v.strides[i], ")");
-    }
-    *last = acc;
-    return Status::Ok();
-}
 
 Status check_view(const vkattn_view &v, const char *name, uint64_t elem_size, bool writes) {
     for (int i = 0; i < 4; i++) {
@@ -277,6 +265,28 @@ bool choose_fast_config(const Context &ctx, int64_t D, int64_t Dv, Config *out) 
 }
 
 }  // namespace
+
+// Highest element index a view reaches, with overflow checks.
+Status view_last(const vkattn_view &v, const char *name, int64_t *last) {
+    int64_t acc = v.offset;
+    for (int i = 0; i < 4; i++) {
+        int64_t t;
+        if (__builtin_mul_overflow(v.shape[i] - 1, v.strides[i], &t) || __builtin_add_overflow(acc, t, &acc))
+            return Error(VKATTN_ERROR_SIZE_OVERFLOW, "desc->", name, " reaches past 2^63 elements (offset ", v.offset,
+                         ", shape[", i, "] = ", v.shape[i], ", strides[", i, "] = ", v.strides[i], ")");
+    }
+    *last = acc;
+    return Status::Ok();
+}
+
+std::string plan_path(const Plan &plan, bool split) {
+    return cat(plan_is_coopmat(plan) ? "coopmat_nv" : "portable", split ? "+splitkv" : "");
+}
+
+std::string plan_variant(const Plan &plan) {
+    return cat(plan.shader, "_d", plan.cfg.hdk, plan.cfg.hdv != plan.cfg.hdk ? cat("v", plan.cfg.hdv) : "", " br",
+               plan.cfg.br, " bc", plan.cfg.bc);
+}
 
 uint32_t forced_splits() {
     const char *e = std::getenv("VKATTN_FORCE_SPLITKV");
@@ -703,9 +713,8 @@ Status attention(Context &ctx, const vkattn_attention_desc &d, Tensor *q, Tensor
         return s;
     }
     VKA_RETURN_IF_ERROR(stream.submit(true));
-    ctx.last_call.path = cat(attn::plan_is_coopmat(plan) ? "coopmat_nv" : "portable", plan.parts > 1 ? "+splitkv" : "");
-    ctx.last_call.variant = cat(plan.shader, "_d", plan.cfg.hdk, plan.cfg.hdv != plan.cfg.hdk ? cat("v", plan.cfg.hdv) : "",
-                                " br", plan.cfg.br, " bc", plan.cfg.bc, plan.parts > 1 ? cat(" parts", plan.parts) : "",
+    ctx.last_call.path = attn::plan_path(plan, plan.parts > 1);
+    ctx.last_call.variant = cat(attn::plan_variant(plan), plan.parts > 1 ? cat(" parts", plan.parts) : "",
                                 plan.windowed ? " windowed" : "");
     ctx.last_call.dispatches = dispatches;
     ctx.last_call.submits = 1;

@@ -50,6 +50,15 @@ struct Plan {
 
 Status make_plan(Context &ctx, const vkattn_attention_desc &d, Plan *plan);
 
+// Highest element index a view reaches (offset included), with overflow checks.
+Status view_last(const vkattn_view &v, const char *name, int64_t *last);
+
+// What vkattn_context_last_call reports of a plan: the path ("portable" or
+// "coopmat_nv", "+splitkv" when split) and the start of the variant (shader,
+// head dims, tiling), to which callers append their own details.
+std::string plan_path(const Plan &plan, bool split);
+std::string plan_variant(const Plan &plan);
+
 // Buffers of a call. mask/lse may be null when unused; `*_size` is each
 // buffer's byte size (binding windows never pass it).
 struct Buffers {

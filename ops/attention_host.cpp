@@ -14,11 +14,9 @@
 
 #if defined(__linux__)
 #include <sys/mman.h>
-#include <unistd.h>
 #endif
 
 #include "attention.h"
-#include "attention_coopmat.h"
 #include "attention_host_direct.h"
 #include "half_convert.h"
 #include "host_profile.h"
@@ -317,8 +315,8 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
     };
     {
         int64_t last = 0;
-        for (int j = 0; j < 4; j++) last += (d.out.shape[j] - 1) * d.out.strides[j];
-        const uint64_t span = static_cast<uint64_t>(last + 1) * oes;
+        VKA_RETURN_IF_ERROR(attn::view_last(d.out, "out", &last));
+        const uint64_t span = static_cast<uint64_t>(last - d.out.offset + 1) * oes;
         if (span >= (4ull << 20)) advise_huge_pages(static_cast<char *>(out) + d.out.offset * static_cast<int64_t>(oes), span);
     }
 
@@ -369,9 +367,8 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
     prof.mark("unpack");
 
     const attn::Plan &p0 = chunks.front().plan;
-    ctx.last_call.path = cat(attn::plan_is_coopmat(p0) ? "coopmat_nv" : "portable", split ? "+splitkv" : "");
-    ctx.last_call.variant = cat(p0.shader, "_d", p0.cfg.hdk, p0.cfg.hdv != p0.cfg.hdk ? cat("v", p0.cfg.hdv) : "",
-                                " br", p0.cfg.br, " bc", p0.cfg.bc, " host chunks ", chunks.size(), cvt ? " f16 compute" : "");
+    ctx.last_call.path = attn::plan_path(p0, split);
+    ctx.last_call.variant = cat(attn::plan_variant(p0), " host chunks ", chunks.size(), cvt ? " f16 compute" : "");
     ctx.last_call.dispatches = dispatches;
     ctx.last_call.submits = static_cast<uint32_t>(chunks.size());
     ctx.last_call.gpu_ms = gpu_known ? gpu_ms : -1;

@@ -9,12 +9,13 @@
 // a discrete GPU (see direct_wanted), no import support, memory the driver will not import, a call under 1 MiB,
 // addresses beyond 32 bits, or device memory short of the dense copies. The
 // chunked staging path (attention_host.cpp) then serves the call.
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <memory>
 
 #include "attention.h"
-#include "attention_coopmat.h"
 #include "attention_host_direct.h"
 #include "gpu_copy4d.h"
 #include "host_profile.h"
@@ -40,9 +41,10 @@ struct Imported {
     uint64_t first = 0;
 };
 
-Status import_view(Context &ctx, const void *base, const vkattn_view &v, uint64_t es, Imported *out) {
-    int64_t last = v.offset;
-    for (int i = 0; i < 4; i++) last += (v.shape[i] - 1) * v.strides[i];
+Status import_view(Context &ctx, const void *base, const vkattn_view &v, const char *name, uint64_t es,
+                   Imported *out) {
+    int64_t last = 0;
+    VKA_RETURN_IF_ERROR(attn::view_last(v, name, &last));
     const char *p = static_cast<const char *>(base) + v.offset * static_cast<int64_t>(es);
     const uint64_t bytes = static_cast<uint64_t>(last - v.offset + 1) * es;
     ImportedHostBuffer h;
@@ -127,12 +129,12 @@ Status attention_host_direct(Context &ctx, const vkattn_attention_desc &d, const
 
     HostProfile prof("direct");
     Imported hq, hk, hv, hm, ho, hl;
-    VKA_RETURN_IF_ERROR(import_view(ctx, q, d.q, es, &hq));
-    if (hq.buf) VKA_RETURN_IF_ERROR(import_view(ctx, k, d.k, es, &hk));
-    if (hk.buf) VKA_RETURN_IF_ERROR(import_view(ctx, v, d.v, es, &hv));
-    if (hv.buf && has_mask) VKA_RETURN_IF_ERROR(import_view(ctx, mask, d.mask, mes, &hm));
-    if (hv.buf && (!has_mask || hm.buf)) VKA_RETURN_IF_ERROR(import_view(ctx, out, d.out, oes, &ho));
-    if (ho.buf && has_lse) VKA_RETURN_IF_ERROR(import_view(ctx, lse, d.lse, 4, &hl));
+    VKA_RETURN_IF_ERROR(import_view(ctx, q, d.q, "q", es, &hq));
+    if (hq.buf) VKA_RETURN_IF_ERROR(import_view(ctx, k, d.k, "k", es, &hk));
+    if (hk.buf) VKA_RETURN_IF_ERROR(import_view(ctx, v, d.v, "v", es, &hv));
+    if (hv.buf && has_mask) VKA_RETURN_IF_ERROR(import_view(ctx, mask, d.mask, "mask", mes, &hm));
+    if (hv.buf && (!has_mask || hm.buf)) VKA_RETURN_IF_ERROR(import_view(ctx, out, d.out, "out", oes, &ho));
+    if (ho.buf && has_lse) VKA_RETURN_IF_ERROR(import_view(ctx, lse, d.lse, "lse", 4, &hl));
     if (!ho.buf || (has_lse && !hl.buf)) return Status::Ok();
     prof.mark("import");
 
@@ -144,8 +146,8 @@ Status attention_host_direct(Context &ctx, const vkattn_attention_desc &d, const
     uint64_t mask_bytes = 0;
     if (has_mask) {
         int64_t last = 0;
-        for (int i = 0; i < 4; i++) last += (d.mask.shape[i] - 1) * d.mask.strides[i];
-        mask_bytes = static_cast<uint64_t>(last + 1) * mes;
+        VKA_RETURN_IF_ERROR(attn::view_last(d.mask, "mask", &last));
+        mask_bytes = static_cast<uint64_t>(last - d.mask.offset + 1) * mes;
     }
     Status s = Buffer::create(ctx, Pool::Workspace, iq.count * des, &dq);
     if (s.ok()) s = Buffer::create(ctx, Pool::Workspace, ik.count * des, &dk);
@@ -181,12 +183,11 @@ Status attention_host_direct(Context &ctx, const vkattn_attention_desc &d, const
     std::vector<Move> scatters = {{out_kind, dout.get(), 0, io.strides, ho.buf.get(), ho.first, d.out.strides, io.ext}};
     if (has_lse)
         scatters.push_back({GpuCopy::U32, dlse.get(), 0, il.strides, hl.buf.get(), hl.first, d.lse.strides, il.ext});
-    for (const Move &m : gathers)
-        if (!gpu_copy4d_fits(ctx, *m.src, m.src_first, m.src_strides, *m.dst, m.dst_first, m.dst_strides, m.ext))
-            return Status::Ok();
-    for (const Move &m : scatters)
-        if (!gpu_copy4d_fits(ctx, *m.src, m.src_first, m.src_strides, *m.dst, m.dst_first, m.dst_strides, m.ext))
-            return Status::Ok();
+    auto fits = [&](const Move &m) {
+        return gpu_copy4d_fits(ctx, *m.src, m.src_first, m.src_strides, *m.dst, m.dst_first, m.dst_strides, m.ext);
+    };
+    if (!std::all_of(std::begin(gathers), std::end(gathers), fits) || !std::all_of(scatters.begin(), scatters.end(), fits))
+        return Status::Ok();
 
     attn::Buffers bufs;
     bufs.q = dq.get(), bufs.k = dk.get(), bufs.v = dv.get(), bufs.mask = dm.get();
@@ -194,17 +195,16 @@ Status attention_host_direct(Context &ctx, const vkattn_attention_desc &d, const
 
     CommandStream &stream = ctx.stream();
     uint32_t dispatches = 0;
-    s = stream.begin();
-    for (const Move &m : gathers)
+    auto move = [&](const Move &m) {
         if (s.ok())
             s = record_gpu_copy4d(ctx, m.kind, m.src, m.src_first, m.src_strides, m.dst, m.dst_first, m.dst_strides,
                                   m.ext, flag.get(), &dispatches);
+    };
+    s = stream.begin();
+    for (const Move &m : gathers) move(m);
     if (s.ok() && has_mask) s = stream.copy(hm.buf.get(), hm.first * mes, dm.get(), 0, mask_bytes);
     if (s.ok()) s = attn::record(ctx, dd, plan, bufs, &dispatches);
-    for (const Move &m : scatters)
-        if (s.ok())
-            s = record_gpu_copy4d(ctx, m.kind, m.src, m.src_first, m.src_strides, m.dst, m.dst_first, m.dst_strides,
-                                  m.ext, flag.get(), &dispatches);
+    for (const Move &m : scatters) move(m);
     prof.mark("record");
     if (s.ok()) s = stream.submit(true);
     prof.mark("gpu wait");
@@ -219,9 +219,8 @@ Status attention_host_direct(Context &ctx, const vkattn_attention_desc &d, const
         return Status::Ok();
     }
 
-    ctx.last_call.path = cat(attn::plan_is_coopmat(plan) ? "coopmat_nv" : "portable", plan.parts > 1 ? "+splitkv" : "");
-    ctx.last_call.variant = cat(plan.shader, "_d", plan.cfg.hdk, plan.cfg.hdv != plan.cfg.hdk ? cat("v", plan.cfg.hdv) : "",
-                                " br", plan.cfg.br, " bc", plan.cfg.bc, " host direct", cvt ? " f16 compute" : "");
+    ctx.last_call.path = attn::plan_path(plan, plan.parts > 1);
+    ctx.last_call.variant = cat(attn::plan_variant(plan), " host direct", cvt ? " f16 compute" : "");
     ctx.last_call.dispatches = dispatches;
     ctx.last_call.submits = 1;
     ctx.last_call.gpu_ms = stream.last_gpu_ms();
