@@ -152,11 +152,7 @@ void run_and_check(vkattn_context ctx, const Case &c) {
     check(p);
 }
 
-std::string last_path(vkattn_context ctx) {
-    vkattn_call_info info = VKATTN_CALL_INFO_INIT;
-    REQUIRE(vkattn_context_last_call(ctx, &info) == VKATTN_SUCCESS);
-    return std::string(info.path) + " | " + info.variant;
-}
+std::string last_path(vkattn_context ctx) { return last_call(ctx).both(); }
 
 }  // namespace
 
@@ -346,8 +342,7 @@ TEST_CASE("attention: stress inputs", "[attention]") {
 }
 
 TEST_CASE("attention: host path in several chunks", "[attention]") {
-    vkattn_context_options o = VKATTN_CONTEXT_OPTIONS_INIT;
-    o.flags |= VKATTN_CONTEXT_NO_HOST_IMPORT;  // the staging route (imports serve this call whole)
+    const vkattn_context_options o = staging_options();  // (imports serve this call whole)
     TestContext ctx(&o);
     VKA_REQUIRE_DEVICE(ctx.ctx);
     Case c;
@@ -368,8 +363,7 @@ TEST_CASE("attention: host calls on imported memory", "[attention][host]") {
     EnvGuard route("VKATTN_HOST_DIRECT", "1");  // discrete GPUs take staging by default
     TestContext direct;
     VKA_REQUIRE_DEVICE(direct.ctx);
-    vkattn_context_options o = VKATTN_CONTEXT_OPTIONS_INIT;
-    o.flags |= VKATTN_CONTEXT_NO_HOST_IMPORT;
+    const vkattn_context_options o = staging_options();
     TestContext staged(&o);
     std::vector<Case> cases;
     Case c;  // f32, GQA, causal, a broadcast additive mask with -inf rows, lse
@@ -391,13 +385,8 @@ TEST_CASE("attention: host calls on imported memory", "[attention][host]") {
         build(cs, &a);
         b = a;
         INFO(dt_name(cs.dtype) << "->" << dt_name(a.cs.out_dtype) << " layout " << static_cast<int>(cs.layout));
-        REQUIRE(run(direct.ctx, a) == VKATTN_SUCCESS);
-        CHECK(last_path(direct.ctx).find("host direct") != std::string::npos);
+        run_both_host_routes(direct.ctx, staged.ctx, a, b, "host direct");
         check(a);
-        REQUIRE(run(staged.ctx, b) == VKATTN_SUCCESS);
-        CHECK(last_path(staged.ctx).find("host chunks") != std::string::npos);
-        CHECK(a.out.bytes == b.out.bytes);
-        CHECK(a.lse.bytes == b.lse.bytes);
     }
 }
 
@@ -433,8 +422,7 @@ TEST_CASE("attention: deterministic", "[attention]") {
         build(c, &b);
         REQUIRE(run(ctx, a) == VKATTN_SUCCESS);
         REQUIRE(run(ctx, b) == VKATTN_SUCCESS);
-        CHECK(a.out.bytes == b.out.bytes);
-        CHECK(a.lse.bytes == b.lse.bytes);
+        check_same_bytes(a, b);
     }
 }
 

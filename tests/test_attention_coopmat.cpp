@@ -115,11 +115,7 @@ void check(Problem &p) {
     if (has_lse) g_stats.note("lse", worst_lse);
 }
 
-std::string last_path(vkattn_context ctx) {
-    vkattn_call_info info = VKATTN_CALL_INFO_INIT;
-    REQUIRE(vkattn_context_last_call(ctx, &info) == VKATTN_SUCCESS);
-    return info.path;
-}
+std::string last_path(vkattn_context ctx) { return last_call(ctx).path; }
 
 // Runs the case, checks it against the reference and returns the path that ran.
 std::string run_and_check(vkattn_context ctx, const Case &c) {
@@ -339,8 +335,7 @@ TEST_CASE("attention coopmat: deterministic", "[attention][coopmat]") {
     build(c, &b);
     REQUIRE(run(ctx, a) == VKATTN_SUCCESS);
     REQUIRE(run(ctx, b) == VKATTN_SUCCESS);
-    CHECK(a.out.bytes == b.out.bytes);
-    CHECK(a.lse.bytes == b.lse.bytes);
+    check_same_bytes(a, b);
 }
 
 TEST_CASE("attention coopmat: tilings", "[attention][coopmat]") {

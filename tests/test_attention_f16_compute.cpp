@@ -31,11 +31,7 @@ Array rounded(const Array &a) {
     return r;
 }
 
-std::string last_variant(vkattn_context ctx) {
-    vkattn_call_info info = VKATTN_CALL_INFO_INIT;
-    VKA_CHECK_OK(vkattn_context_last_call(ctx, &info));
-    return info.variant;
-}
+std::string last_variant(vkattn_context ctx) { return last_call(ctx).variant; }
 
 }  // namespace
 
@@ -94,8 +90,7 @@ TEST_CASE("attention f16 compute: an input beyond f16 reruns exactly; f16 inputs
     REQUIRE(run(ctx.ctx, exact) == VKATTN_SUCCESS);
     REQUIRE(run(ctx.ctx, fast) == VKATTN_SUCCESS);
     CHECK(last_variant(ctx.ctx).find("declined") != std::string::npos);
-    CHECK(fast.out.bytes == exact.out.bytes);
-    CHECK(fast.lse.bytes == exact.lse.bytes);
+    check_same_bytes(fast, exact);
 
     Case h = c;
     h.dtype = VKATTN_DTYPE_F16;
@@ -115,8 +110,7 @@ TEST_CASE("attention f16 compute: imported memory matches the staging route", "[
     EnvGuard route("VKATTN_HOST_DIRECT", "1");  // discrete GPUs take staging by default
     TestContext direct;
     VKA_REQUIRE_DEVICE(direct.ctx);
-    vkattn_context_options o = VKATTN_CONTEXT_OPTIONS_INIT;
-    o.flags |= VKATTN_CONTEXT_NO_HOST_IMPORT;
+    const vkattn_context_options o = staging_options();
     TestContext staged(&o);
     for (Layout layout : {Layout::BNHD, Layout::Sliced}) {
         Case c;
@@ -128,12 +122,7 @@ TEST_CASE("attention f16 compute: imported memory matches the staging route", "[
         build(c, &a);
         b = a;
         INFO("layout " << static_cast<int>(layout));
-        REQUIRE(run(direct.ctx, a) == VKATTN_SUCCESS);
-        CHECK(last_variant(direct.ctx).find("host direct f16 compute") != std::string::npos);
-        REQUIRE(run(staged.ctx, b) == VKATTN_SUCCESS);
-        CHECK(last_variant(staged.ctx).find("host chunks") != std::string::npos);
-        CHECK(a.out.bytes == b.out.bytes);
-        CHECK(a.lse.bytes == b.lse.bytes);
+        run_both_host_routes(direct.ctx, staged.ctx, a, b, "host direct f16 compute");
 
         // One input beyond f16: the exact pass, still on imported memory.
         Problem e, f;
@@ -147,8 +136,7 @@ TEST_CASE("attention f16 compute: imported memory matches the staging route", "[
         CHECK(why.find("host direct") != std::string::npos);
         CHECK(why.find("declined") != std::string::npos);
         REQUIRE(run(direct.ctx, f) == VKATTN_SUCCESS);
-        CHECK(e.out.bytes == f.out.bytes);
-        CHECK(e.lse.bytes == f.lse.bytes);
+        check_same_bytes(e, f);
     }
 }
 

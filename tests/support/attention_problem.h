@@ -224,6 +224,44 @@ inline std::vector<int64_t> sample_rows(int64_t n, uint32_t seed) {
     return r;
 }
 
+// What the context's last call reported.
+struct LastCall {
+    std::string path, variant;
+    std::string both() const { return path + " | " + variant; }
+};
+inline LastCall last_call(vkattn_context ctx) {
+    vkattn_call_info info = VKATTN_CALL_INFO_INIT;
+    REQUIRE(vkattn_context_last_call(ctx, &info) == VKATTN_SUCCESS);
+    return {info.path, info.variant};
+}
+
+// Two runs that must agree to the byte (determinism, the two host routes).
+inline void check_same_bytes(const Problem &a, const Problem &b) {
+    CHECK(a.out.bytes == b.out.bytes);
+    CHECK(a.lse.bytes == b.lse.bytes);
+}
+
+// Options of a context whose host calls never import caller memory (the
+// staging route).
+inline vkattn_context_options staging_options() {
+    vkattn_context_options o = VKATTN_CONTEXT_OPTIONS_INIT;
+    o.flags |= VKATTN_CONTEXT_NO_HOST_IMPORT;
+    return o;
+}
+
+// Runs host problem `a` on `direct` (imported memory: the caller sets
+// VKATTN_HOST_DIRECT=1) and its copy `b` on `staged` (staging_options()).
+// Each run must report its route, the direct one with `direct_tag` in its
+// variant, and both must give the same bytes.
+inline void run_both_host_routes(vkattn_context direct, vkattn_context staged, Problem &a, Problem &b,
+                                 const char *direct_tag) {
+    REQUIRE(run(direct, a) == VKATTN_SUCCESS);
+    CHECK(last_call(direct).variant.find(direct_tag) != std::string::npos);
+    REQUIRE(run(staged, b) == VKATTN_SUCCESS);
+    CHECK(last_call(staged).variant.find("host chunks") != std::string::npos);
+    check_same_bytes(a, b);
+}
+
 struct EnvGuard {
     const char *name;
     EnvGuard(const char *n, const char *v) : name(n) { setenv(n, v, 1); }
