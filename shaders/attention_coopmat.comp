@@ -174,6 +174,19 @@ VKA_DEFINE_LOAD8(load_q, Q, Q8)
 VKA_DEFINE_LOAD8(load_k, K, K8)
 VKA_DEFINE_LOAD8(load_v, V, V8)
 
+// NAME(u, kb, ke, fast, base): this invocation's chunk u of the K (or V) tile
+// of keys [kb, kb + BC), 8 head-dim values of one key, zero past `ke`.
+#define VKA_DEFINE_CHUNK(NAME, LOAD, SN, NCOLS, SD)                              \
+    uvec4 NAME(uint u, uint kb, uint ke, bool fast, uint base) {                \
+        const uint e = gl_LocalInvocationID.x + u * WG;                         \
+        const uint r = e / CH, c = e % CH;                                      \
+        uvec4 x = uvec4(0u);                                                    \
+        if (e < BC * CH && kb + r < ke) x = LOAD(fast, base + (kb + r - pc.k0) * P.SN, c, P.NCOLS, P.SD); \
+        return x;                                                               \
+    }
+VKA_DEFINE_CHUNK(k_chunk, load_k, k_sn, d, k_sd)
+VKA_DEFINE_CHUNK(v_chunk, load_v, v_sn, dv, v_sd)
+
 #if QSH
 #define VKA_QF_PARAM
 #define VKA_QF_ARG
@@ -349,12 +362,8 @@ void main() {
     s_product(s, warp VKA_QF_ARG);
     uvec4 preK[NLD], preV[NLD];
     [[unroll]] for (uint u = 0; u < NLD; ++u) {
-        uint e = lid + u * WG;
-        uint r = e / CH, c = e % CH;
-        preV[u] = uvec4(0u);
-        preK[u] = uvec4(0u);
-        if (e < BC * CH && ks + r < ke) preV[u] = load_v(fv, vbase + (ks + r - pc.k0) * P.v_sn, c, P.dv, P.v_sd);
-        if (e < BC * CH && ks + BC + r < ke) preK[u] = load_k(fk, kbase + (ks + BC + r - pc.k0) * P.k_sn, c, P.d, P.k_sd);
+        preV[u] = v_chunk(u, ks, ke, fv, vbase);
+        preK[u] = k_chunk(u, ks + BC, ke, fk, kbase);
     }
     for (uint kb = ks; kb < ke; kb += BC) {
         const uint kn = kb + BC;
@@ -368,12 +377,8 @@ void main() {
         }
         barrier();
         [[unroll]] for (uint u = 0; u < NLD; ++u) {
-            uint e = lid + u * WG;
-            uint r = e / CH, c = e % CH;
-            preV[u] = uvec4(0u);
-            preK[u] = uvec4(0u);
-            if (e < BC * CH && kn + r < ke) preV[u] = load_v(fv, vbase + (kn + r - pc.k0) * P.v_sn, c, P.dv, P.v_sd);
-            if (e < BC * CH && kn + BC + r < ke) preK[u] = load_k(fk, kbase + (kn + BC + r - pc.k0) * P.k_sn, c, P.d, P.k_sd);
+            preV[u] = v_chunk(u, kn, ke, fv, vbase);
+            preK[u] = k_chunk(u, kn + BC, ke, fk, kbase);
         }
         ACC sn[MT][NJ];
         float alpha[MT][2];
@@ -401,11 +406,10 @@ void main() {
     for (uint kb = ks; kb < ke; kb += BC) {
         // Issue the V tile's loads; they land while S is computed.
         [[unroll]] for (uint u = 0; u < NLD; ++u) {
-            uint e = lid + u * WG;
-            uint r = e / CH, c = e % CH;
+#if EXPT_NOGLOB
             pre[u] = uvec4(0u);
-#if !EXPT_NOGLOB
-            if (e < BC * CH && kb + r < ke) pre[u] = load_v(fv, vbase + (kb + r - pc.k0) * P.v_sn, c, P.dv, P.v_sd);
+#else
+            pre[u] = v_chunk(u, kb, ke, fv, vbase);
 #endif
         }
 
@@ -460,11 +464,10 @@ void main() {
 
         // Next K tile's loads, in flight during P V.
         [[unroll]] for (uint u = 0; u < NLD; ++u) {
-            uint e = lid + u * WG;
-            uint r = e / CH, c = e % CH;
+#if EXPT_NOGLOB
             pre[u] = uvec4(0u);
-#if !EXPT_NOGLOB
-            if (e < BC * CH && kn + r < ke) pre[u] = load_k(fk, kbase + (kn + r - pc.k0) * P.k_sn, c, P.d, P.k_sd);
+#else
+            pre[u] = k_chunk(u, kn, ke, fk, kbase);
 #endif
         }
 
