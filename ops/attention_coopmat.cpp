@@ -17,7 +17,10 @@
 namespace vkattn::ops::attn {
 namespace {
 
-constexpr uint32_t kMaxHead = 128;  // largest head-dim bucket with a variant
+constexpr uint32_t kMaxNarrow = 128;  // largest bucket of attention_coopmat.comp
+constexpr uint32_t kMaxHead = 512;    // largest bucket of attention_coopmat_wide.comp
+// Buckets of the wide-head kernel (head dim split across warps).
+constexpr uint32_t kWideBuckets[] = {160, 192, 256, 384, 512};
 
 struct ProbeResult {
     uint32_t layout = VKA_CM_LAYOUT_NONE;
@@ -203,7 +206,14 @@ Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, 
     VKA_RETURN_IF_ERROR(coopmat_layout(ctx, &layout, &why));
     if (layout == VKA_CM_LAYOUT_NONE) return decline();
 
-    const uint32_t hd = static_cast<uint32_t>(round_up(static_cast<uint64_t>(std::max(d.q.shape[3], d.v.shape[3])), 16));
+    uint32_t hd = static_cast<uint32_t>(round_up(static_cast<uint64_t>(std::max(d.q.shape[3], d.v.shape[3])), 16));
+    const bool wide = hd > kMaxNarrow;
+    if (wide)
+        for (uint32_t b : kWideBuckets)
+            if (b >= hd) {
+                hd = b;
+                break;
+            }
     // Tiling (measured on an H200, driver 580, with scripts/gpu-tune.sh; TFLOP/s;
     // a "unit" is a 128-row query tile of one (batch, head)):
     //   48, 64 with fewer than 1024 keys and >= 256 units: 8 warps, pipelined
@@ -221,7 +231,13 @@ Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, 
     //   96..128 when the grid fills the device without split-KV: 8 warps,
     //     pipelined, key blocks of 32 (Flux 125, WAN cross 100; not pipelined
     //     110/93);
-    //   otherwise 4 warps x 64 keys.
+    //   otherwise 4 warps x 64 keys;
+    //   wide heads (buckets 160..512): the head dim split over the warps of
+    //     a row group (attention_coopmat_wide.comp), s<slices>_w<warps>_k<keys>:
+    //     up to 256, 2 slices x 4 row groups, 32 keys (1x8x4096x256: 85);
+    //     384 and 512, 4 slices x 4 row groups, 16 keys, when there are >= 256
+    //     64-row units (VAE 1x1x16384x512: 75), else 4 x 2 (VAE at 512x512:
+    //     50 with split-KV, 9 with 4 row groups).
     // VKATTN_COOPMAT_TILE=<suffix> forces attention_coopmat_f16_d<hd>_<suffix>
     // where it exists ("w4": the 4-warp variant); the suffix names its tiling
     // (w<warps>, m<m-tiles per warp>, k<keys per block>, q1: Q kept in shared memory;
@@ -235,7 +251,10 @@ Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, 
     else if ((hd == 48 && units8 >= 512) || (hd == 64 && units8 >= 1024)) suffix = "w4_m2_k64";
     else if ((hd == 48 || hd == 64) && units8 >= 256) suffix = hd == 48 ? "w8_t8_k128" : "w8_ralw_pipe";
     else if (hd == 80) suffix = "w8_ralw";
-    else if (hd > 80 && units8 * 2 >= 1024) suffix = "w8_ralw_pipe_k32";
+    else if (hd > 80 && !wide && units8 * 2 >= 1024) suffix = "w8_ralw_pipe_k32";
+    const uint64_t units64 = static_cast<uint64_t>(d.q.shape[0] * d.q.shape[1]) *
+                             ((static_cast<uint64_t>(d.q.shape[2]) + 63) / 64);
+    if (wide) suffix = hd < 384 ? "s2_w8_k32" : units64 >= 256 ? "s4_w16_k16" : "s4_w8_k16";
     auto shader_name = [&](const std::string &sfx) {
         return sfx.empty() ? cat("attention_coopmat_f16_d", hd) : cat("attention_coopmat_f16_d", hd, "_", sfx);
     };
@@ -244,7 +263,7 @@ Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, 
         if (find_embedded_shader(shader_name(alt))) suffix = alt;
     }
     const std::string shader = shader_name(suffix);
-    uint32_t nw = 4, mt = 1, bc = 64, qsh = 0;
+    uint32_t nw = 4, mt = 1, bc = 64, qsh = 0, ds = 1;
     const std::string t = cat("_", suffix, "_");
     for (size_t at = 0; (at = t.find('_', at)) != std::string::npos && at + 2 < t.size(); at++) {
         const char kind = t[at + 1];
@@ -254,23 +273,31 @@ Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, 
         else if (kind == 'm') mt = v;
         else if (kind == 'k') bc = v;
         else if (kind == 'q') qsh = v;
+        else if (kind == 's') ds = v;
+    }
+    if (wide != (ds > 1) || nw % ds != 0) {
+        why = cat("coopmat tiling '", suffix, "' does not fit head-dim bucket ", hd);
+        return decline();
     }
     if (!find_embedded_shader(shader)) {
         why = cat("no coopmat variant for head-dim bucket ", hd);
         return decline();
     }
     const uint32_t rs = hd / 8 + 1;
-    // K/V tiles and Q (or its staging, aliasing them), one 16x16 f32 tile per
-    // warp, a float per row.
-    const uint32_t qrs = nw * mt * 16 * rs, kvrs = 2 * bc * rs;
-    const uint32_t smem = 16 * (qsh ? qrs + kvrs : std::max(qrs, kvrs)) + 4 * nw * 256 + 4 * nw * mt * 16;
+    // Narrow: K/V tiles and Q (or its staging, aliasing them), one 16x16 f32
+    // tile per warp, a float per row. Wide: one K/V tile (Q staging aliasing
+    // it, 16 rows at a time) and each warp's 16 x bc partial S.
+    const uint32_t br = nw / ds * mt * 16;
+    const uint32_t qrs = br * rs, kvrs = 2 * bc * rs;
+    const uint32_t smem = wide ? 16 * std::max(16u, bc) * rs + 4 * nw * bc * 16
+                               : 16 * (qsh ? qrs + kvrs : std::max(qrs, kvrs)) + 4 * nw * 256 + 4 * nw * mt * 16;
     if (smem > ctx.caps().info.max_shared_memory) {
         why = cat("the coopmat kernel needs ", smem, " bytes of shared memory; the device has ",
                   ctx.caps().info.max_shared_memory);
         return decline();
     }
     Config c;
-    c.wg = nw * 32, c.hdk = hd, c.hdv = hd, c.br = nw * mt * 16, c.bc = bc;
+    c.wg = nw * 32, c.hdk = hd, c.hdv = hd, c.br = br, c.bc = bc;
     c.dc = layout, c.bv = nw, c.u_size = mt;
     plan->cfg = c;
     plan->shader = shader;

@@ -32,8 +32,9 @@ Status coopmat_layout(Context &ctx, uint32_t *layout, std::string *why);
 // Rules: desc->backend AUTO or COOPMAT (and VKATTN_COOPMAT=0 not set for
 // AUTO); f16 inputs and f16 output (P is rounded to f16, so f32 outputs would
 // lose their f32 error bound; bf16 and f32 inputs go to the portable path);
-// max(D, Dv) <= 128 (the output accumulators of larger heads do not fit the
-// register file in this design); a 16x16x16 f16 x f16 -> f32 shape; subgroups
+// max(D, Dv) <= 512 (above 128, shaders/attention_coopmat_wide.comp splits
+// the head dim across warps, since one warp's output accumulators would not
+// fit the register file); a 16x16x16 f16 x f16 -> f32 shape; subgroups
 // of 32 with shuffle and vote; the probe proved the accumulator layout.
 // Under AUTO, Dv < 8 also stays portable (see choose_coopmat).
 // Masks, causal, GQA, cross attention, any strides, LSE, split-KV and

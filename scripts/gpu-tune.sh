@@ -4,6 +4,7 @@
 # VKATTN_PIPELINE_STATS=1, so the driver's register/spill statistics of every
 # pipeline land beside the timings.
 #   scripts/gpu-tune.sh BUILD OUTDIR FILTER[,FILTER..] SUFFIX... [-- vkattn-bench args]
+# SUITE=<json> picks another suite (default assets/suites/real_models.json).
 # Writes OUTDIR/tune-<suffix>.json and OUTDIR/tune.txt (timings + statistics).
 set -u
 build="$1"; out="$2"; filter="$3"; shift 3
@@ -15,7 +16,7 @@ for s in "${suffixes[@]}"; do
   tile="$s"; [ "$s" = "-" ] && tile=""
   echo "=== VKATTN_COOPMAT_TILE=${tile:-auto}" | tee -a "$out/tune.txt"
   VKATTN_PIPELINE_STATS=1 VKATTN_COOPMAT_TILE="$tile" \
-    "$build/tools/bench/vkattn-bench" --suite assets/suites/real_models.json --filter "$filter" -q \
+    "$build/tools/bench/vkattn-bench" --suite "${SUITE:-assets/suites/real_models.json}" --filter "$filter" -q \
     --json "$out/tune-${s}.json" "$@" 2>&1 |
     grep -E "^(case|[a-z0-9_]+ +[0-9]+x)|vkattn: pipeline attention" | tee -a "$out/tune.txt"
 done

@@ -54,6 +54,41 @@ endforeach()
 # Key blocks of 128 for grids too small for the m-tile pairs (SDXL 2x20x1024:
 # 43 -> 72 at d64, since overtaken by _pipe).
 vkattn_coopmat_variant(48 w8_t8_k128 NW=8 MT=1 BC=128 OSHARED=1 TAU=8)
+# Wide heads (attention_coopmat_wide.comp): buckets 160, 192, 256, 384 and
+# 512, the head dim split across the warps of a row group.
+#   attention_coopmat_f16_d<HD>_s<slices>_w<warps>_k<keys>[_t8][_p0]
+# s: head-dim slices (warps per 16-row group), w: warps (row groups = w / s),
+# k: keys per block, t8: lazy rescale (TAU=8), p0: no register prefetch.
+function(vkattn_coopmat_wide hd ds nw bc)
+  cmake_parse_arguments(W "T8;P0" "" "" ${ARGN})
+  math(EXPR rg "${nw} / ${ds}")
+  set(name attention_coopmat_f16_d${hd}_s${ds}_w${nw}_k${bc})
+  set(extra "")
+  if(W_T8)
+    string(APPEND name _t8)
+    list(APPEND extra TAU=8)
+  endif()
+  if(W_P0)
+    string(APPEND name _p0)
+    list(APPEND extra PREF=0)
+  endif()
+  vkattn_shader(${name} attention_coopmat_wide.comp DEFINES HD=${hd} DS=${ds} RG=${rg} BC=${bc} ${extra}
+                TARGET_ENV vulkan1.2 OPTIMIZE)
+endfunction()
+# Measured on an H200 (TFLOP/s, scripts/gpu-tune.sh with SUITE=
+# assets/suites/wide_heads.json): more row groups share each K/V tile, so
+# 16 warps in 4 row groups win at D = 512 (VAE 1x1x16384x512: s4_w16_k16 75,
+# s4_w8_k16 57, s4_w4_k16 49, s4_w4_k32 27, s8_w16_k16 40) and 2 x 4 at
+# D = 256 (1x8x4096x256: s2_w8_k32 85, s4_w16_k16 61, s2_w4_k32 49). Fewer
+# row groups when the grid is small (VAE at 512x512: s4_w8_k16 50 with
+# split-KV, s4_w16_k16 9).
+foreach(hd 160 192 256)
+  vkattn_coopmat_wide(${hd} 2 8 32)
+endforeach()
+foreach(hd 384 512)
+  vkattn_coopmat_wide(${hd} 4 16 16)
+  vkattn_coopmat_wide(${hd} 4 8 16)
+endforeach()
 vkattn_shader(attention_coopmat_probe attention_coopmat_probe.comp TARGET_ENV vulkan1.2)
 # Peak-rate microbenchmark of the cooperative-matrix unit (tools/coopmat_peak.cpp).
 foreach(cfg "16;32;8;4;0" "16;32;16;4;0" "16;32;8;8;0" "16;32;8;4;1" "16;32;8;4;2" "16;32;8;4;3" "16;32;8;4;4"
@@ -141,6 +176,26 @@ if(VKATTN_TUNING_VARIANTS)
     vkattn_coopmat_variant(${hd} w4_m2_ralw_pipe_k32 NW=4 MT=2 BC=32 OSHARED=0 RALW=1 PIPE=1)
   endforeach()
   vkattn_coopmat_variant(64 w4_ralw_pipe NW=4 MT=1 BC=64 OSHARED=0 RALW=1 PIPE=1)
+  # Wide-head tilings.
+  # (t8 and p0 at 512 x 16 warps: 68.5 / 63.4 against 68.2 in one run.)
+  foreach(hd 384 512)
+    vkattn_coopmat_wide(${hd} 4 4 32)
+  endforeach()
+  vkattn_coopmat_wide(512 4 4 32 P0)
+  vkattn_coopmat_wide(512 4 4 16)
+  vkattn_coopmat_wide(512 4 12 16)
+  vkattn_coopmat_wide(512 4 16 16 T8)
+  vkattn_coopmat_wide(512 4 16 16 P0)
+  vkattn_coopmat_wide(512 4 16 16 T8 P0)
+  vkattn_coopmat_wide(512 8 16 16)
+  foreach(hd 160 192 256)
+    vkattn_coopmat_wide(${hd} 2 4 32)
+  endforeach()
+  vkattn_coopmat_wide(256 4 16 16)
+  vkattn_coopmat_wide(256 2 8 16)
+  vkattn_coopmat_wide(256 4 8 16)
+  vkattn_coopmat_wide(160 2 8 16)
+  vkattn_coopmat_wide(160 2 2 32)
   # Ablations (wrong results, timing only): xnosm = no softmax; xnold =
   # fragments from registers instead of shared memory; xnoglob = no global K/V
   # loads; xmma = none of the three (matrix work and barriers alone).

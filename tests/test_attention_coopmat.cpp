@@ -167,7 +167,7 @@ bool coopmat_available(vkattn_context ctx) {
 TEST_CASE("attention coopmat: head dims", "[attention][coopmat]") {
     TestContext ctx;
     VKA_REQUIRE_COOPMAT(ctx.ctx);
-    for (int64_t D : {1, 8, 16, 40, 64, 72, 80, 96, 112, 128}) {
+    for (int64_t D : {1, 8, 16, 40, 64, 72, 80, 96, 112, 128, 136, 160, 200, 256, 320, 500, 512}) {
         Case c = coop_case();
         c.D = D, c.Nq = 37, c.Nk = 77;
         c.p_round = D == 1;  // outputs far below |v| (see the top of the file)
@@ -307,8 +307,7 @@ TEST_CASE("attention coopmat: AUTO picks the path, COOPMAT refuses what it canno
     struct Out { vkattn_dtype dt, odt; int64_t D; const char *needle; };
     for (const Out &x : {Out{VKATTN_DTYPE_BF16, VKATTN_DTYPE_BF16, 64, "bf16"},
                          Out{VKATTN_DTYPE_F32, VKATTN_DTYPE_F32, 64, "f32 inputs"},
-                         Out{VKATTN_DTYPE_F16, VKATTN_DTYPE_F32, 64, "f32 outputs"},
-                         Out{VKATTN_DTYPE_F16, VKATTN_DTYPE_F16, 160, "head dims"}}) {
+                         Out{VKATTN_DTYPE_F16, VKATTN_DTYPE_F32, 64, "f32 outputs"}}) {
         Case a = c;
         a.dtype = x.dt, a.out_dtype = x.odt, a.D = x.D;
         a.backend = VKATTN_BACKEND_AUTO;
@@ -323,6 +322,71 @@ TEST_CASE("attention coopmat: AUTO picks the path, COOPMAT refuses what it canno
     }
     c.backend = VKATTN_BACKEND_PORTABLE;  // "portable" or "portable+splitkv", whichever fills the device
     CHECK(run_and_check(ctx, c).rfind("portable", 0) == 0);
+}
+
+// Heads above 128 (attention_coopmat_wide.comp: the head dim split across
+// the warps of a row group, partial products of S added in shared memory).
+TEST_CASE("attention coopmat: wide heads", "[attention][coopmat]") {
+    TestContext ctx;
+    VKA_REQUIRE_COOPMAT(ctx.ctx);
+    // The VAE mid-block (one head, D = 512) at a small token count, and the
+    // other buckets with several key blocks and an odd tail.
+    for (int64_t D : {512, 384, 256, 192, 160}) {
+        Case c = coop_case();
+        c.Hq = 1, c.Nq = 333, c.Nk = 301, c.D = D;
+        coop(ctx, c);
+    }
+    Case c = coop_case();
+    c.Nq = 70, c.Nk = 130, c.D = 512, c.Dv = 64;  // Dv != D both ways
+    coop(ctx, c);
+    c.D = 40, c.Dv = 512;
+    coop(ctx, c);
+    c.D = c.Dv = 512;
+    c.B = 2, c.Hq = 4, c.Hkv = 2, c.layout = Layout::BNHD;  // GQA, interleaved heads
+    coop(ctx, c);
+    c.layout = Layout::Sliced, c.D = 300;  // element-wise gathers
+    coop(ctx, c);
+    c.host = true;
+    coop(ctx, c);
+    c = coop_case();
+    c.D = 512, c.B = 2, c.Nq = 200, c.Nk = 333;
+    c.mask_kind = VKATTN_MASK_BOOL, c.mask_neg_inf = true, c.mask_shape[1] = 1;
+    coop(ctx, c);
+    c.mask_kind = VKATTN_MASK_ADDITIVE, c.mask_dtype = VKATTN_DTYPE_F16;
+    coop(ctx, c);
+    c.mask_kind = VKATTN_MASK_NONE, c.flags |= VKATTN_ATTENTION_CAUSAL;
+    coop(ctx, c);
+    c.flags &= ~static_cast<uint32_t>(VKATTN_ATTENTION_CAUSAL);
+    c.Nk = 20;  // less than one key block
+    coop(ctx, c);
+    {
+        EnvGuard env("VKATTN_FORCE_SPLITKV", "5");
+        c.Nq = 3, c.Nk = 1000;
+        coop(ctx, c);
+        CHECK(last_path(ctx).find("splitkv") != std::string::npos);
+    }
+    // Stress inputs: logits far beyond the f16 range, a large offset in v.
+    c = coop_case();
+    c.Hq = 1, c.Nq = 64, c.Nk = 4096, c.D = 512;
+    c.qk_mul = 24;
+    coop(ctx, c);
+    c.qk_mul = 1, c.v_add = 20;
+    coop(ctx, c);
+    // Every wide tiling of this build (tuning builds have more; a suffix
+    // without a variant at some bucket falls back to the default there).
+    for (const char *tile : {"s4_w16_k16", "s4_w8_k16", "s2_w8_k32", "s4_w4_k32", "s2_w4_k32", "s4_w4_k32_p0",
+                             "s4_w16_k16_t8", "s8_w16_k16", "s2_w2_k32"}) {
+        EnvGuard env("VKATTN_COOPMAT_TILE", tile);
+        for (int64_t D : {160, 256, 384, 512}) {
+            Case t = coop_case();
+            t.D = D, t.Nq = 100, t.Nk = 150;
+            t.mask_kind = VKATTN_MASK_BOOL, t.mask_neg_inf = true, t.mask_shape[1] = 1;
+            coop(ctx, t);
+            t.mask_kind = VKATTN_MASK_NONE, t.Hq = 1, t.Nq = 130, t.Nk = 1500;
+            t.qk_mul = 24;  // stress: the lazy rescale (t8) with logits beyond the f16 range
+            coop(ctx, t);
+        }
+    }
 }
 
 TEST_CASE("attention coopmat: deterministic", "[attention][coopmat]") {

@@ -12,6 +12,8 @@
 namespace vkbench {
 
 constexpr int kDefaultReps = 10;
+constexpr double kWarmupMs = 250;  // minimum warm-up time per case (when --warmup > 0)
+constexpr int kMaxWarmup = 100;     // most warm-up calls per case
 
 struct RunOptions {
     int32_t device_index = -1;  // -1: not given
