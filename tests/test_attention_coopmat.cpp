@@ -365,6 +365,19 @@ TEST_CASE("attention coopmat: wide heads", "[attention][coopmat]") {
         coop(ctx, c);
         CHECK(last_path(ctx).find("splitkv") != std::string::npos);
     }
+    {
+        // Windows: every binding cut to 256 KiB (a D = 512 row is 1 KiB).
+        vkattn_context_options o = VKATTN_CONTEXT_OPTIONS_INIT;
+        o.max_buffer_range = 256 * 1024;
+        TestContext small(&o);
+        VKA_REQUIRE_COOPMAT(small.ctx);
+        Case w = coop_case();
+        w.B = 2, w.Hq = 4, w.Hkv = 2, w.Nq = 300, w.Nk = 500, w.D = 512;
+        w.mask_kind = VKATTN_MASK_ADDITIVE, w.mask_shape[1] = 1;
+        coop(small, w);
+        w.layout = Layout::BNHD, w.D = 192;
+        coop(small, w);
+    }
     // Stress inputs: logits far beyond the f16 range, a large offset in v.
     c = coop_case();
     c.Hq = 1, c.Nq = 64, c.Nk = 4096, c.D = 512;
