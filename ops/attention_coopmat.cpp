@@ -247,14 +247,15 @@ Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, 
     const int64_t nk = d.k.shape[2];
     // The variant's suffix names its tiling; the values below are read from it.
     std::string suffix;
-    if ((hd == 48 || hd == 64) && units8 >= 256 && nk < 1024) suffix = "w8_ralw_pipe_k32";
+    if (wide) {
+        const uint64_t units64 = static_cast<uint64_t>(d.q.shape[0] * d.q.shape[1]) *
+                                 ((static_cast<uint64_t>(d.q.shape[2]) + 63) / 64);
+        suffix = hd < 384 ? "s2_w8_k32" : units64 >= 256 ? "s4_w16_k16" : "s4_w8_k16";
+    } else if ((hd == 48 || hd == 64) && units8 >= 256 && nk < 1024) suffix = "w8_ralw_pipe_k32";
     else if ((hd == 48 && units8 >= 512) || (hd == 64 && units8 >= 1024)) suffix = "w4_m2_k64";
     else if ((hd == 48 || hd == 64) && units8 >= 256) suffix = hd == 48 ? "w8_t8_k128" : "w8_ralw_pipe";
     else if (hd == 80) suffix = "w8_ralw";
-    else if (hd > 80 && !wide && units8 * 2 >= 1024) suffix = "w8_ralw_pipe_k32";
-    const uint64_t units64 = static_cast<uint64_t>(d.q.shape[0] * d.q.shape[1]) *
-                             ((static_cast<uint64_t>(d.q.shape[2]) + 63) / 64);
-    if (wide) suffix = hd < 384 ? "s2_w8_k32" : units64 >= 256 ? "s4_w16_k16" : "s4_w8_k16";
+    else if (hd > 80 && units8 * 2 >= 1024) suffix = "w8_ralw_pipe_k32";
     auto shader_name = [&](const std::string &sfx) {
         return sfx.empty() ? cat("attention_coopmat_f16_d", hd) : cat("attention_coopmat_f16_d", hd, "_", sfx);
     };

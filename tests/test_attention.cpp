@@ -360,11 +360,8 @@ TEST_CASE("attention: host path in several chunks", "[attention]") {
 // kernels on the same values as the staging route, so the results must be
 // identical to the byte, and right against the reference.
 TEST_CASE("attention: host calls on imported memory", "[attention][host]") {
-    EnvGuard route("VKATTN_HOST_DIRECT", "1");  // discrete GPUs take staging by default
-    TestContext direct;
-    VKA_REQUIRE_DEVICE(direct.ctx);
-    const vkattn_context_options o = staging_options();
-    TestContext staged(&o);
+    HostRoutes r;
+    VKA_REQUIRE_DEVICE(r.direct.ctx);
     std::vector<Case> cases;
     Case c;  // f32, GQA, causal, a broadcast additive mask with -inf rows, lse
     c.dtype = VKATTN_DTYPE_F32, c.host = true, c.B = 2, c.Hq = 4, c.Hkv = 2, c.Nq = 300, c.Nk = 333, c.D = 64;
@@ -385,7 +382,7 @@ TEST_CASE("attention: host calls on imported memory", "[attention][host]") {
         build(cs, &a);
         b = a;
         INFO(dt_name(cs.dtype) << "->" << dt_name(a.cs.out_dtype) << " layout " << static_cast<int>(cs.layout));
-        run_both_host_routes(direct.ctx, staged.ctx, a, b, "host direct");
+        run_both_host_routes(r.direct.ctx, r.staged.ctx, a, b, "host direct");
         check(a);
     }
 }

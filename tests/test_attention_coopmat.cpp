@@ -162,6 +162,22 @@ bool coopmat_available(vkattn_context ctx) {
         if (!coopmat_available(ctx)) return;           \
     } while (0)
 
+// Tensors cut into windows: every binding limited to `range` bytes. GQA with
+// a broadcast additive mask at head dim d_bhnd, then the BNHD layout with a
+// broadcast bool mask at head dim d_bnhd.
+void windowed(uint64_t range, int64_t d_bhnd, int64_t d_bnhd) {
+    vkattn_context_options o = VKATTN_CONTEXT_OPTIONS_INIT;
+    o.max_buffer_range = range;
+    TestContext ctx(&o);
+    VKA_REQUIRE_COOPMAT(ctx.ctx);
+    Case c = coop_case();
+    c.B = 2, c.Hq = 4, c.Hkv = 2, c.Nq = 300, c.Nk = 500, c.D = d_bhnd;
+    c.mask_kind = VKATTN_MASK_ADDITIVE, c.mask_shape[1] = 1;
+    coop(ctx, c);
+    c.layout = Layout::BNHD, c.mask_kind = VKATTN_MASK_BOOL, c.D = d_bnhd;
+    coop(ctx, c);
+}
+
 }  // namespace
 
 TEST_CASE("attention coopmat: head dims", "[attention][coopmat]") {
@@ -268,16 +284,7 @@ TEST_CASE("attention coopmat: split-KV and windows", "[attention][coopmat]") {
         c.mask_kind = VKATTN_MASK_BOOL, c.mask_neg_inf = true;
         coop(ctx, c);
     }
-    vkattn_context_options o = VKATTN_CONTEXT_OPTIONS_INIT;
-    o.max_buffer_range = 64 * 1024;
-    TestContext ctx(&o);
-    VKA_REQUIRE_COOPMAT(ctx.ctx);
-    Case c = coop_case();
-    c.B = 2, c.Hq = 4, c.Hkv = 2, c.Nq = 300, c.Nk = 500, c.D = 64;
-    c.mask_kind = VKATTN_MASK_ADDITIVE, c.mask_shape[1] = 1;
-    coop(ctx, c);
-    c.layout = Layout::BNHD, c.mask_kind = VKATTN_MASK_BOOL;
-    coop(ctx, c);
+    windowed(64 * 1024, 64, 64);
 }
 
 TEST_CASE("attention coopmat: stress inputs", "[attention][coopmat]") {
@@ -365,19 +372,7 @@ TEST_CASE("attention coopmat: wide heads", "[attention][coopmat]") {
         coop(ctx, c);
         CHECK(last_path(ctx).find("splitkv") != std::string::npos);
     }
-    {
-        // Windows: every binding cut to 256 KiB (a D = 512 row is 1 KiB).
-        vkattn_context_options o = VKATTN_CONTEXT_OPTIONS_INIT;
-        o.max_buffer_range = 256 * 1024;
-        TestContext small(&o);
-        VKA_REQUIRE_COOPMAT(small.ctx);
-        Case w = coop_case();
-        w.B = 2, w.Hq = 4, w.Hkv = 2, w.Nq = 300, w.Nk = 500, w.D = 512;
-        w.mask_kind = VKATTN_MASK_ADDITIVE, w.mask_shape[1] = 1;
-        coop(small, w);
-        w.layout = Layout::BNHD, w.D = 192;
-        coop(small, w);
-    }
+    windowed(256 * 1024, 512, 192);  // a D = 512 row is 1 KiB
     // Stress inputs: logits far beyond the f16 range, a large offset in v.
     c = coop_case();
     c.Hq = 1, c.Nq = 64, c.Nk = 4096, c.D = 512;

@@ -107,11 +107,8 @@ TEST_CASE("attention f16 compute: an input beyond f16 reruns exactly; f16 inputs
 // (copy4d.comp). The GPU rounds like the CPU packing, so both routes give the
 // same bytes; an input beyond f16 reruns exactly there too.
 TEST_CASE("attention f16 compute: imported memory matches the staging route", "[attention][host]") {
-    EnvGuard route("VKATTN_HOST_DIRECT", "1");  // discrete GPUs take staging by default
-    TestContext direct;
-    VKA_REQUIRE_DEVICE(direct.ctx);
-    const vkattn_context_options o = staging_options();
-    TestContext staged(&o);
+    HostRoutes r;
+    VKA_REQUIRE_DEVICE(r.direct.ctx);
     for (Layout layout : {Layout::BNHD, Layout::Sliced}) {
         Case c;
         c.dtype = VKATTN_DTYPE_F32, c.host = true, c.layout = layout;
@@ -122,7 +119,7 @@ TEST_CASE("attention f16 compute: imported memory matches the staging route", "[
         build(c, &a);
         b = a;
         INFO("layout " << static_cast<int>(layout));
-        run_both_host_routes(direct.ctx, staged.ctx, a, b, "host direct f16 compute");
+        run_both_host_routes(r.direct.ctx, r.staged.ctx, a, b, "host direct f16 compute");
 
         // One input beyond f16: the exact pass, still on imported memory.
         Problem e, f;
@@ -131,11 +128,11 @@ TEST_CASE("attention f16 compute: imported memory matches the staging route", "[
         std::memcpy(&e.v.bytes[e.v.bytes.size() - 4 * 7], &big, 4);
         f = e;
         f.desc.flags &= ~static_cast<uint32_t>(VKATTN_ATTENTION_F16_COMPUTE);
-        REQUIRE(run(direct.ctx, e) == VKATTN_SUCCESS);
-        const std::string why = last_variant(direct.ctx);
+        REQUIRE(run(r.direct.ctx, e) == VKATTN_SUCCESS);
+        const std::string why = last_variant(r.direct.ctx);
         CHECK(why.find("host direct") != std::string::npos);
         CHECK(why.find("declined") != std::string::npos);
-        REQUIRE(run(direct.ctx, f) == VKATTN_SUCCESS);
+        REQUIRE(run(r.direct.ctx, f) == VKATTN_SUCCESS);
         check_same_bytes(e, f);
     }
 }

@@ -268,4 +268,14 @@ struct EnvGuard {
     ~EnvGuard() { unsetenv(name); }
 };
 
+// The two host routes side by side: `direct` takes the imported-memory route
+// (VKATTN_HOST_DIRECT=1 for the object's lifetime; discrete GPUs take staging
+// by default), `staged` never imports (staging_options()).
+struct HostRoutes {
+    EnvGuard route{"VKATTN_HOST_DIRECT", "1"};
+    TestContext direct;
+    vkattn_context_options staged_options = staging_options();
+    TestContext staged{&staged_options};
+};
+
 }  // namespace attn_test
