@@ -172,15 +172,15 @@ bool fast_eligible(const vkattn_attention_desc &d) {
 
 // Shared bytes the fast kernel really uses.
 uint32_t fast_shared_bytes(const Config &c) {
-    const uint32_t ps4 = (c.bc / 4) | 1u;
-    return 16u * c.br * ps4 + 4u * c.u_size + 4u * (2u * c.wg + 3u * c.br);
+    const uint32_t ps4 = (c.bc / 4) | 1u, tc = (c.bv >> 8) & 0xffu;
+    return 16u * c.br * ps4 + 4u * c.u_size + 4u * c.br * tc;
 }
 
 // Fills in dc, bv (packed with tc, otc), u_size, hdk, hdv for a tiling
 // (wg, br, bc). Returns false when the tiling cannot work.
 bool fast_fix(Config &c, int64_t D, int64_t Dv, uint32_t tc, uint32_t otc, uint32_t dc_want) {
     c.hdk = static_cast<uint32_t>(round_up(static_cast<uint64_t>(D), 4));
-    if (c.wg % c.br != 0 || c.bc % 4 != 0) return false;
+    if (c.bc % 4 != 0) return false;
     if (tc == 0 || c.wg % tc != 0 || c.bc % tc != 0 || c.br % (c.wg / tc) != 0) return false;
     if (otc == 0 || c.wg % otc != 0 || c.br % (c.wg / otc) != 0) return false;
     c.hdv = static_cast<uint32_t>(round_up(static_cast<uint64_t>(Dv), 4 * otc));
@@ -379,9 +379,11 @@ Status make_plan(Context &ctx, const vkattn_attention_desc &d, Plan *plan) {
     p.shader = cat("attention_", dtype_tag(d.dtype), d.out_dtype != d.dtype ? "_of32" : "");
     // Contiguous head dims take the vectorised variant (VKATTN_ATTN_GENERIC=1
     // forces the generic-stride kernel, for comparison).
+    bool fast = false;
     if (const char *g = std::getenv("VKATTN_ATTN_GENERIC"); !(g && *g == '1') && fast_eligible(d)) {
         Config f;
-        if (choose_fast_config(ctx, D, Dv, &f)) {
+        if (choose_fast_config(ctx, D, Dv, &f)) {  // checks its own shared memory use
+            fast = true;
             p.cfg = f;
             p.shader = cat("attention_fast_", dtype_tag(d.dtype), d.out_dtype != d.dtype ? "_of32" : "");
         }
@@ -392,7 +394,7 @@ Status make_plan(Context &ctx, const vkattn_attention_desc &d, Plan *plan) {
     bool coopmat = false;
     if (d.backend != VKATTN_BACKEND_PORTABLE) VKA_RETURN_IF_ERROR(choose_coopmat(ctx, d, &p, &coopmat));
     const Config &c = p.cfg;
-    if (!coopmat && c.shared_bytes() > caps.info.max_shared_memory)
+    if (!coopmat && !fast && c.shared_bytes() > caps.info.max_shared_memory)
         return Error(VKATTN_ERROR_UNSUPPORTED, "attention needs ", c.shared_bytes(),
                      " bytes of shared memory; the device has ", caps.info.max_shared_memory);
 

@@ -150,7 +150,7 @@ void main() {
                 sU[(BR + c) * QS + dd] = x;
             }
             barrier();
-            for (uint dd = 0; dd < DC; ++dd) {
+            [[unroll]] for (uint dd = 0; dd < DC; ++dd) {
                 float qv[SM], kv[SN];
                 [[unroll]] for (uint i = 0; i < SM; ++i) qv[i] = sU[(ty + i * TR) * QS + dd];
                 [[unroll]] for (uint j = 0; j < SN; ++j) kv[j] = sU[(BR + tx + j * TC) * QS + dd];
@@ -220,7 +220,7 @@ void main() {
                 sU[e] = x;
             }
             barrier();
-            for (uint jr = 0; jr < BV; ++jr) {
+            [[unroll]] for (uint jr = 0; jr < BV; ++jr) {
                 float pv[OM];
                 [[unroll]] for (uint i = 0; i < OM; ++i) pv[i] = sP[(oy + i * OTR) * PS + jb + jr];
                 [[unroll]] for (uint j = 0; j < ON; ++j) {

@@ -7,15 +7,17 @@
 // larger register micro-tile (vec4 operand reads along D and along keys).
 //
 // Every q.k product and sum, the running max/sum and the output accumulator
-// are f32; the output is rounded once at the store. Reductions use shared
-// memory in a fixed order (no subgroup operations): bitwise deterministic,
-// any subgroup size.
+// are f32; the output is rounded once at the store. The softmax stays in
+// registers: the TC threads that share a row exchange their maxima through
+// shared memory once per key block, and each keeps its own part of the row
+// sum, added up in lane order at the end. Fixed-order reductions, no
+// subgroup operations: bitwise deterministic, any subgroup size.
 //
 // Specialization constants: HDK/HDV (multiples of DC / 4*OTC), BR, BC, DC
 // (head-dim chunk, multiple of 4), PACK = BV | TC << 8 | OTC << 16 and
 // U_SIZE (floats in the union area). The host guarantees: WG % TC == 0,
 // BR % (WG/TC) == 0, BC % TC == 0, WG % OTC == 0, BR % (WG/OTC) == 0,
-// HDV % (4*OTC) == 0, WG % BR == 0, BC % 4 == 0, BV % 4 == 0, BC % BV == 0,
+// HDV % (4*OTC) == 0, BC % 4 == 0, BV % 4 == 0, BC % BV == 0,
 // HDK % DC == 0, U_SIZE >= max((BR+BC)*4*(DC/4|1), BV*HDV).
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_shader_16bit_storage : require
@@ -54,7 +56,6 @@ const uint HDV4 = HDV / 4;
 const uint OTR = WG / OTC;
 const uint OM = BR / OTR;
 const uint ON4 = HDV4 / OTC;
-const uint RT = WG / BR;
 
 layout(set = 0, binding = 0, std140) uniform Params { AttnParams P; };
 #if IN_DTYPE == 0
@@ -78,8 +79,7 @@ layout(push_constant) uniform Push { AttnPush pc; };
 
 shared vec4 sP[BR * PS4];
 shared vec4 sU[U_SIZE / 4];  // Q/K chunks, then V sub-tiles
-shared float sR[2 * WG];     // row reductions
-shared float sM[BR], sL[BR], sA[BR];
+shared float sR[BR * TC];    // per row, one value per key lane: maxima, at the end sums
 
 // 4 consecutive elements starting at element i (a multiple of 4).
 #if IN_DTYPE == 0
@@ -138,10 +138,12 @@ void main() {
 
     vec4 o[OM * ON4];
     [[unroll]] for (uint i = 0; i < OM * ON4; ++i) o[i] = vec4(0.0);
-    for (uint r = lid; r < BR; r += WG) {
-        sM[r] = VKA_NEG_INF;
-        sL[r] = 0.0;
+    float ms[SM], ls[SM], mo[OM];  // running max and this thread's part of the sum (S rows); max (O rows)
+    [[unroll]] for (uint i = 0; i < SM; ++i) {
+        ms[i] = VKA_NEG_INF;
+        ls[i] = 0.0;
     }
+    [[unroll]] for (uint i = 0; i < OM; ++i) mo[i] = VKA_NEG_INF;
 
     for (uint kb = ks; kb < ke; kb += BC) {
         // ---- S = Q K^T over head-dim chunks ----
@@ -162,7 +164,7 @@ void main() {
                 sU[(BR + c) * QS4 + g] = x;
             }
             barrier();
-            for (uint g = 0; g < DC4; ++g) {
+            [[unroll]] for (uint g = 0; g < DC4; ++g) {
                 vec4 qv[SM], kv[SN];
                 [[unroll]] for (uint i = 0; i < SM; ++i) qv[i] = sU[(ty + i * TR) * QS4 + g];
                 [[unroll]] for (uint j = 0; j < SN; ++j) kv[j] = sU[(BR + tx + j * TC) * QS4 + g];
@@ -178,63 +180,59 @@ void main() {
             }
         }
 
-        // ---- raw scores to shared; per row (RT threads, vec4 groups):
-        // scale, mask, causal, bounds, max, exp, sum ----
-        [[unroll]] for (uint i = 0; i < SM; ++i)
-            [[unroll]] for (uint j = 0; j < SN; ++j) {
-                uint c = tx + j * TC;
-                sP[(ty + i * TR) * PS4 + (c >> 2)][c & 3u] = s[i * SN + j];
-            }
-        barrier();
-        {
-            const uint r = lid / RT, t = lid % RT;
-            const uint row = row0 + r, gi = pc.q0 + row;
+        // ---- softmax in registers: scale, mask, causal, bounds; each
+        // thread's share of the row maxima goes through sR ----
+        [[unroll]] for (uint i = 0; i < SM; ++i) {
+            const uint r = ty + i * TR, row = row0 + r, gi = pc.q0 + row;
             const bool row_ok = row < qrows;
             const uint mrow = mbase + row * P.m_sn;
             float m = VKA_NEG_INF;
-            for (uint g = t; g < BC4; g += RT) {
-                vec4 x = sP[r * PS4 + g] * P.scale;
-                [[unroll]] for (uint u = 0; u < 4; ++u) {
-                    uint gj = kb + 4u * g + u;
-                    bool keep = row_ok && gj < ke && (!causal || gj <= gi);
-                    float y = x[u];
-                    if (keep && P.mask_kind != VKA_MASK_NONE) y += mask_value(mrow + (gj - pc.k0) * P.m_sd);
-                    x[u] = keep ? y : VKA_NEG_INF;
-                }
-                sP[r * PS4 + g] = x;
-                m = max(m, max(max(x.x, x.y), max(x.z, x.w)));
+            [[unroll]] for (uint j = 0; j < SN; ++j) {
+                const uint gj = kb + tx + j * TC;
+                const bool keep = row_ok && gj < ke && (!causal || gj <= gi);
+                float y = s[i * SN + j] * P.scale;
+                if (keep && P.mask_kind != VKA_MASK_NONE) y += mask_value(mrow + (gj - pc.k0) * P.m_sd);
+                y = keep ? y : VKA_NEG_INF;
+                s[i * SN + j] = y;
+                m = max(m, y);
             }
-            sR[lid] = m;
-            barrier();
-            m = sM[r];
-            for (uint u = 0; u < RT; ++u) m = max(m, sR[r * RT + u]);
-            const float mu = m == VKA_NEG_INF ? 0.0 : m;
-            float sum = 0.0;
-            for (uint g = t; g < BC4; g += RT) {
-                vec4 x = sP[r * PS4 + g];
-                vec4 p = vec4(exp_nonpos(x.x - mu), exp_nonpos(x.y - mu), exp_nonpos(x.z - mu), exp_nonpos(x.w - mu));
-                sP[r * PS4 + g] = p;
-                sum += p.x;
-                sum += p.y;
-                sum += p.z;
-                sum += p.w;
-            }
-            sR[WG + lid] = sum;
-            barrier();
-            if (t == 0u) {
-                float tot = 0.0;
-                for (uint u = 0; u < RT; ++u) tot += sR[WG + r * RT + u];
-                float alpha = exp_nonpos(sM[r] - mu);
-                sA[r] = alpha;
-                sL[r] = sL[r] * alpha + tot;
-                sM[r] = m;
-            }
+            sR[r * TC + tx] = m;
         }
         barrier();
+        // New row maxima (every thread of a row reads the same TC values, so
+        // all agree bit for bit); P to sP; this thread's part of the row sum.
+        float alpha_s[SM];
+        [[unroll]] for (uint i = 0; i < SM; ++i) {
+            const uint r = ty + i * TR;
+            float m = ms[i];
+            [[unroll]] for (uint u = 0; u < TC; ++u) m = max(m, sR[r * TC + u]);
+            const float mu = m == VKA_NEG_INF ? 0.0 : m;
+            alpha_s[i] = exp_nonpos(ms[i] - mu);
+            ms[i] = m;
+            float sum = 0.0;
+            [[unroll]] for (uint j = 0; j < SN; ++j) {
+                const uint c = tx + j * TC;
+                const float p = exp_nonpos(s[i * SN + j] - mu);
+                sP[r * PS4 + (c >> 2)][c & 3u] = p;
+                sum += p;
+            }
+            ls[i] = ls[i] * alpha_s[i] + sum;
+        }
 
         // ---- O = alpha O + P V over V sub-tiles ----
+        // (O rows are the S rows when OTC == TC; otherwise each thread
+        // derives its O rows' maxima from sR the same way.)
         [[unroll]] for (uint i = 0; i < OM; ++i) {
-            float a = sA[oy + i * OTR];
+            float a;
+            if (OTC == TC) {
+                a = alpha_s[i];
+            } else {
+                const uint r = oy + i * OTR;
+                float m = mo[i];
+                [[unroll]] for (uint u = 0; u < TC; ++u) m = max(m, sR[r * TC + u]);
+                a = exp_nonpos(mo[i] - (m == VKA_NEG_INF ? 0.0 : m));
+                mo[i] = m;
+            }
             [[unroll]] for (uint j = 0; j < ON4; ++j) o[i * ON4 + j] *= a;
         }
         for (uint jb = 0; jb < BC && kb + jb < ke; jb += BV) {
@@ -247,7 +245,7 @@ void main() {
                 sU[e] = x;
             }
             barrier();
-            for (uint j4 = 0; j4 < BV / 4; ++j4) {
+            [[unroll]] for (uint j4 = 0; j4 < BV / 4; ++j4) {
                 vec4 pv[OM];
                 [[unroll]] for (uint i = 0; i < OM; ++i) pv[i] = sP[(oy + i * OTR) * PS4 + (jb >> 2) + j4];
                 [[unroll]] for (uint u = 0; u < 4; ++u)
@@ -258,6 +256,9 @@ void main() {
             }
         }
     }
+    // ---- row sums: the TC partial sums of each row, added in lane order ----
+    barrier();
+    [[unroll]] for (uint i = 0; i < SM; ++i) sR[(ty + i * TR) * TC + tx] = ls[i];
     barrier();
 
     // ---- store ----
@@ -266,7 +267,9 @@ void main() {
         uint r = oy + i * OTR;
         uint row = row0 + r;
         if (row >= qrows) continue;
-        float m = sM[r], l = sL[r];
+        const float m = OTC == TC ? ms[i] : mo[i];
+        float l = 0.0;
+        [[unroll]] for (uint u = 0; u < TC; ++u) l += sR[r * TC + u];
         if (partials) {
             uint cell = ((pc.part0 + gl_WorkGroupID.z) * pc.tile_bh + bh) * pc.tile_q + row;
             [[unroll]] for (uint j = 0; j < ON4; ++j)

@@ -345,13 +345,20 @@ TEST_CASE("attention: host path in several chunks", "[attention]") {
     const vkattn_context_options o = staging_options();  // (imports serve this call whole)
     TestContext ctx(&o);
     VKA_REQUIRE_DEVICE(ctx.ctx);
-    Case c;
-    c.dtype = VKATTN_DTYPE_F32, c.B = 4, c.Hq = 4, c.Nq = c.Nk = 600, c.D = 64, c.host = true;
-    c.mask_kind = VKATTN_MASK_ADDITIVE, c.mask_shape[0] = c.mask_shape[1] = 1;
-    run_and_check(ctx, c);
-    vkattn_call_info info = VKATTN_CALL_INFO_INIT;
-    REQUIRE(vkattn_context_last_call(ctx, &info) == VKATTN_SUCCESS);
-    CHECK(info.submits > 1);
+    // One batch per chunk here (about 2.7 MB each against a 4 MB budget):
+    // 2, 3, 4 and 6 chunks take turns in the two staging buffers; a
+    // per-batch mask (with -inf rows once) and lse ride along.
+    for (int64_t B : {4, 2, 3, 6}) {
+        Case c;
+        c.dtype = VKATTN_DTYPE_F32, c.B = B, c.Hq = 4, c.Nq = c.Nk = 600, c.D = 64, c.host = true;
+        c.mask_kind = VKATTN_MASK_ADDITIVE, c.mask_shape[1] = 1, c.mask_neg_inf = B == 6;
+        if (B == 4) c.mask_shape[0] = 1;
+        INFO("B = " << B);
+        run_and_check(ctx, c);
+        vkattn_call_info info = VKATTN_CALL_INFO_INIT;
+        REQUIRE(vkattn_context_last_call(ctx, &info) == VKATTN_SUCCESS);
+        CHECK(info.submits == static_cast<uint32_t>(B));
+    }
 }
 
 // Host calls of 1 MiB and more run on the caller's memory imported into the
