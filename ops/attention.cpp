@@ -181,7 +181,9 @@ uint32_t fast_shared_bytes(const Config &c) {
 bool fast_fix(Config &c, int64_t D, int64_t Dv, uint32_t tc, uint32_t otc, uint32_t dc_want) {
     c.hdk = static_cast<uint32_t>(round_up(static_cast<uint64_t>(D), 4));
     if (c.bc % 4 != 0) return false;
-    if (tc == 0 || c.wg % tc != 0 || c.bc % tc != 0 || c.br % (c.wg / tc) != 0) return false;
+    // bv, tc and otc travel in 8-bit fields of one specialization constant.
+    if (tc == 0 || tc > 255 || otc > 255) return false;
+    if (c.wg % tc != 0 || c.bc % tc != 0 || c.br % (c.wg / tc) != 0) return false;
     if (otc == 0 || c.wg % otc != 0 || c.br % (c.wg / otc) != 0) return false;
     c.hdv = static_cast<uint32_t>(round_up(static_cast<uint64_t>(Dv), 4 * otc));
     c.dc = 0;
@@ -190,7 +192,7 @@ bool fast_fix(Config &c, int64_t D, int64_t Dv, uint32_t tc, uint32_t otc, uint3
         if (!c.dc && c.hdk % dc == 0) c.dc = dc;
     const uint32_t qk = (c.br + c.bc) * 4u * ((c.dc / 4) | 1u);
     uint32_t bv = 4;
-    while (bv * 2 <= c.bc && c.bc % (bv * 2) == 0 && bv * 2 * c.hdv <= std::max(qk, 4096u)) bv *= 2;
+    while (bv * 2 <= c.bc && bv * 2 <= 128 && c.bc % (bv * 2) == 0 && bv * 2 * c.hdv <= std::max(qk, 4096u)) bv *= 2;
     if (c.bc % bv != 0) return false;
     c.bv = bv | (tc << 8) | (otc << 16);
     c.u_size = std::max(qk, bv * c.hdv);

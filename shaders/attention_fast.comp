@@ -220,8 +220,9 @@ void main() {
         }
 
         // ---- O = alpha O + P V over V sub-tiles ----
-        // (O rows are the S rows when OTC == TC; otherwise each thread
-        // derives its O rows' maxima from sR the same way.)
+        // (O rows are the S rows when OTC == TC, and then OM == SM;
+        // otherwise each thread derives its O rows' maxima from sR the same
+        // way, and the alpha_s / ms reads below sit in branches never taken.)
         [[unroll]] for (uint i = 0; i < OM; ++i) {
             float a;
             if (OTC == TC) {
@@ -267,7 +268,9 @@ void main() {
         uint r = oy + i * OTR;
         uint row = row0 + r;
         if (row >= qrows) continue;
-        const float m = OTC == TC ? ms[i] : mo[i];
+        float m;
+        if (OTC == TC) m = ms[i];  // OM == SM here
+        else m = mo[i];
         float l = 0.0;
         [[unroll]] for (uint u = 0; u < TC; ++u) l += sR[r * TC + u];
         if (partials) {
