@@ -11,6 +11,7 @@
 
 #include "attention_coopmat.h"
 #include "attention_params.h"
+#include "pipelines.h"
 
 namespace vkattn::ops {
 namespace attn {
@@ -388,6 +389,11 @@ Status make_plan(Context &ctx, const vkattn_attention_desc &d, Plan *plan) {
             fast = true;
             p.cfg = f;
             p.shader = cat("attention_fast_", dtype_tag(d.dtype), d.out_dtype != d.dtype ? "_of32" : "");
+            // Tuning builds: VKATTN_ATTN_FAST_VARIANT=abl<N> runs an ablation (timing only).
+            if (const char *e = std::getenv("VKATTN_ATTN_FAST_VARIANT"); e && *e) {
+                const std::string v = cat(p.shader, "_", e);
+                if (find_embedded_shader(v)) p.shader = v;
+            }
         }
     }
     p.combine_shader = cat("attention_combine_", dtype_tag(d.out_dtype));

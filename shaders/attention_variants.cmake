@@ -15,3 +15,10 @@ vkattn_shader(attention_fast_f16 attention_fast.comp DEFINES IN_DTYPE=1 OUT_DTYP
 vkattn_shader(attention_fast_f16_of32 attention_fast.comp DEFINES IN_DTYPE=1 OUT_DTYPE=0)
 vkattn_shader(attention_fast_bf16 attention_fast.comp DEFINES IN_DTYPE=2 OUT_DTYPE=2)
 vkattn_shader(attention_fast_bf16_of32 attention_fast.comp DEFINES IN_DTYPE=2 OUT_DTYPE=0)
+# Tuning builds: ablations of the fast kernel (timing only, wrong results on
+# purpose), picked with VKATTN_ATTN_FAST_VARIANT=abl<N> (see attention_fast.comp).
+if(VKATTN_TUNING_VARIANTS)
+  foreach(a 1 2 3 4)
+    vkattn_shader(attention_fast_f16_abl${a} attention_fast.comp DEFINES IN_DTYPE=1 OUT_DTYPE=1 ABL=${a})
+  endforeach()
+endif()
