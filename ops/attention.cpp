@@ -174,7 +174,7 @@ bool fast_eligible(const vkattn_attention_desc &d) {
 // Shared bytes the fast kernel really uses.
 uint32_t fast_shared_bytes(const Config &c) {
     const uint32_t ps4 = (c.bc / 4) | 1u, tc = (c.bv >> 8) & 0xffu;
-    return 16u * c.br * ps4 + 4u * c.u_size + 4u * c.br * tc;
+    return 16u * c.br * ps4 + 4u * c.u_size + 4u * c.br * tc;  // sP, sU, sR
 }
 
 // Fills in dc, bv (packed with tc, otc), u_size, hdk, hdv for a tiling
@@ -195,7 +195,12 @@ bool fast_fix(Config &c, int64_t D, int64_t Dv, uint32_t tc, uint32_t otc, uint3
     uint32_t bv = 4;
     while (bv * 2 <= c.bc && bv * 2 <= 128 && c.bc % (bv * 2) == 0 && bv * 2 * c.hdv <= std::max(qk, 4096u)) bv *= 2;
     if (c.bc % bv != 0) return false;
-    c.bv = bv | (tc << 8) | (otc << 16);
+    // Global loads one phase ahead (attention_fast.comp PREF); VKATTN_ATTN_PREF=0 turns it off.
+    static const uint32_t pref = [] {
+        const char *e = std::getenv("VKATTN_ATTN_PREF");
+        return e && std::strcmp(e, "0") == 0 ? 0u : 1u;
+    }();
+    c.bv = bv | (tc << 8) | (otc << 16) | (pref << 24);
     c.u_size = std::max(qk, bv * c.hdv);
     return true;
 }

@@ -14,7 +14,7 @@
 // subgroup operations: bitwise deterministic, any subgroup size.
 //
 // Specialization constants: HDK/HDV (multiples of DC / 4*OTC), BR, BC, DC
-// (head-dim chunk, multiple of 4), PACK = BV | TC << 8 | OTC << 16 and
+// (head-dim chunk, multiple of 4), PACK = BV | TC << 8 | OTC << 16 | PREF << 24 and
 // U_SIZE (floats in the union area). The host guarantees: WG % TC == 0,
 // BR % (WG/TC) == 0, BC % TC == 0, WG % OTC == 0, BR % (WG/OTC) == 0,
 // HDV % (4*OTC) == 0, BC % 4 == 0, BV % 4 == 0, BC % BV == 0,
@@ -51,6 +51,7 @@ const uint WG = gl_WorkGroupSize.x;
 const uint BV = PACK & 0xffu;          // keys per V sub-tile
 const uint TC = (PACK >> 8) & 0xffu;   // S: threads along keys
 const uint OTC = (PACK >> 16) & 0xffu; // O: threads along Dv (vec4 groups)
+const uint PREF = (PACK >> 24) & 1u;    // global loads of the next tile issued before the products
 const uint TR = WG / TC;
 const uint SM = BR / TR;
 const uint SN = BC / TC;
@@ -59,6 +60,8 @@ const uint QS4 = DC4 | 1u;  // odd vec4 row stride: conflict-free vec4 reads
 const uint BC4 = BC / 4;
 const uint PS4 = BC4 | 1u;
 const uint HDV4 = HDV / 4;
+const uint QKN = ((BR + BC) * DC4 + WG - 1) / WG;  // Q/K chunk elements per thread
+const uint VN = (BV * HDV4 + WG - 1) / WG;          // V sub-tile elements per thread
 const uint OTR = WG / OTC;
 const uint OM = BR / OTR;
 const uint ON4 = HDV4 / OTC;
@@ -121,6 +124,32 @@ void store_out(uint i, float x) {
 #endif
 }
 
+// Element e of the Q/K staging of head-dim chunk d0 (Q rows 0..BR-1, then K
+// rows) and of V sub-tile jb; its shared slot is qk_slot(e), resp. e.
+vec4 fetch_qk(uint e, uint d0, uint kb, uint ke, uint row0, uint qrows, uint qbase, uint kbase) {
+    vec4 x = vec4(0.0);
+#if ABL != 2
+    const uint g = e % DC4, d = d0 + 4u * (e % DC4);
+    if (e < BR * DC4) {
+        const uint r = e / DC4;
+        if (row0 + r < qrows && d < P.d) x = LD4(Q, qbase + (row0 + r) * P.q_sn + d);
+    } else if (e < (BR + BC) * DC4) {
+        const uint c = e / DC4 - BR;
+        if (kb + c < ke && d < P.d) x = LD4(K, kbase + (kb + c - pc.k0) * P.k_sn + d);
+    }
+#endif
+    return x;
+}
+uint qk_slot(uint e) { return (e / DC4) * QS4 + e % DC4; }
+vec4 fetch_v(uint e, uint jb, uint kb, uint ke, uint vbase) {
+    vec4 x = vec4(0.0);
+#if ABL != 2
+    const uint jr = e / HDV4, d = 4u * (e % HDV4), gj = kb + jb + jr;
+    if (e < BV * HDV4 && gj < ke && d < P.dv) x = LD4(V, vbase + (gj - pc.k0) * P.v_sn + d);
+#endif
+    return x;
+}
+
 void main() {
     const uint lid = gl_LocalInvocationID.x;
     const uint bh = gl_WorkGroupID.y;
@@ -151,12 +180,29 @@ void main() {
     }
     [[unroll]] for (uint i = 0; i < OM; ++i) mo[i] = VKA_NEG_INF;
 
+    // With PREF, each tile's global loads go out one phase early into
+    // registers (pq: the next Q/K chunk, pv4: the next V sub-tile) and are
+    // stored to shared memory between the same two barriers as without.
+    vec4 pq[QKN], pv4[VN];
+    if (PREF != 0u && ks < ke)
+        [[unroll]] for (uint t = 0; t < QKN; ++t) pq[t] = fetch_qk(lid + t * WG, 0u, ks, ke, row0, qrows, qbase, kbase);
+
     for (uint kb = ks; kb < ke; kb += BC) {
         // ---- S = Q K^T over head-dim chunks ----
         float s[SM * SN];
         [[unroll]] for (uint i = 0; i < SM * SN; ++i) s[i] = 0.0;
         for (uint d0 = 0; d0 < HDK; d0 += DC) {
             barrier();
+            if (PREF != 0u) {
+                [[unroll]] for (uint t = 0; t < QKN; ++t) {
+                    const uint e = lid + t * WG;
+                    if (e < (BR + BC) * DC4) sU[qk_slot(e)] = pq[t];
+                }
+                barrier();
+                if (d0 + DC < HDK)
+                    [[unroll]] for (uint t = 0; t < QKN; ++t)
+                        pq[t] = fetch_qk(lid + t * WG, d0 + DC, kb, ke, row0, qrows, qbase, kbase);
+            } else {
             for (uint e = lid; e < BR * DC4; e += WG) {
                 uint r = e / DC4, g = e % DC4, d = d0 + 4u * g;
                 vec4 x = vec4(0.0);
@@ -174,6 +220,7 @@ void main() {
                 sU[(BR + c) * QS4 + g] = x;
             }
             barrier();
+            }
 #if ABL != 3
             [[unroll]] for (uint g = 0; g < DC4; ++g) {
                 vec4 qv[SM], kv[SN];
@@ -191,6 +238,8 @@ void main() {
             }
 #endif
         }
+        if (PREF != 0u)
+            [[unroll]] for (uint t = 0; t < VN; ++t) pv4[t] = fetch_v(lid + t * WG, 0u, kb, ke, vbase);
 
         // ---- softmax in registers: scale, mask, causal, bounds; each
         // thread's share of the row maxima goes through sR ----
@@ -254,6 +303,19 @@ void main() {
         }
         for (uint jb = 0; jb < BC && kb + jb < ke; jb += BV) {
             barrier();
+            if (PREF != 0u) {
+                [[unroll]] for (uint t = 0; t < VN; ++t) {
+                    const uint e = lid + t * WG;
+                    if (e < BV * HDV4) sU[e] = pv4[t];
+                }
+                barrier();
+                if (jb + BV < BC && kb + jb + BV < ke) {
+                    [[unroll]] for (uint t = 0; t < VN; ++t) pv4[t] = fetch_v(lid + t * WG, jb + BV, kb, ke, vbase);
+                } else if (kb + BC < ke) {
+                    [[unroll]] for (uint t = 0; t < QKN; ++t)
+                        pq[t] = fetch_qk(lid + t * WG, 0u, kb + BC, ke, row0, qrows, qbase, kbase);
+                }
+            } else {
             for (uint e = lid; e < BV * HDV4; e += WG) {
                 uint jr = e / HDV4, g = e % HDV4, d = 4u * g;
                 uint gj = kb + jb + jr;
@@ -264,6 +326,7 @@ void main() {
                 sU[e] = x;
             }
             barrier();
+            }
             [[unroll]] for (uint j4 = 0; j4 < BV / 4; ++j4) {
                 vec4 pv[OM];
 #if ABL == 4
