@@ -196,10 +196,8 @@ bool fast_fix(Config &c, int64_t D, int64_t Dv, uint32_t tc, uint32_t otc, uint3
     while (bv * 2 <= c.bc && bv * 2 <= 128 && c.bc % (bv * 2) == 0 && bv * 2 * c.hdv <= std::max(qk, 4096u)) bv *= 2;
     if (c.bc % bv != 0) return false;
     // Global loads one phase ahead (attention_fast.comp PREF); VKATTN_ATTN_PREF=0 turns it off.
-    static const uint32_t pref = [] {
-        const char *e = std::getenv("VKATTN_ATTN_PREF");
-        return e && std::strcmp(e, "0") == 0 ? 0u : 1u;
-    }();
+    const char *pe = std::getenv("VKATTN_ATTN_PREF");
+    const uint32_t pref = pe && std::strcmp(pe, "0") == 0 ? 0u : 1u;
     c.bv = bv | (tc << 8) | (otc << 16) | (pref << 24);
     c.u_size = std::max(qk, bv * c.hdv);
     return true;

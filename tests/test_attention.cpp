@@ -602,4 +602,29 @@ TEST_CASE("attention: contiguous fast variant and generic fallback", "[attention
         run_and_check(ctx, c);
         variant_has("attention_fast_f32");
     }
+    // Loading each tile one phase ahead (the default) stages the same values
+    // as loading it in place (VKATTN_ATTN_PREF=0): the bytes must agree, at
+    // the default tiling and at one with several head-dim chunks and V
+    // sub-tiles, over several key blocks with a ragged last one.
+    for (const char *tiling : {"", "64,16,32,8,4,8"}) {
+        EnvGuard env("VKATTN_ATTN_FAST", tiling);
+        for (vkattn_dtype dt : {VKATTN_DTYPE_F32, VKATTN_DTYPE_F16}) {
+            Case c;
+            c.dtype = dt, c.B = 1, c.Hq = 2, c.Nq = 37, c.Nk = 203, c.D = 64, c.Dv = 48;
+            c.flags |= VKATTN_ATTENTION_LSE;
+            c.mask_kind = VKATTN_MASK_ADDITIVE;
+            Problem a, b;
+            build(c, &a);
+            build(c, &b);
+            {
+                EnvGuard pref("VKATTN_ATTN_PREF", "0");
+                REQUIRE(run(ctx, a) == VKATTN_SUCCESS);
+            }
+            REQUIRE(run(ctx, b) == VKATTN_SUCCESS);
+            variant_has("attention_fast_");
+            INFO("tiling '" << tiling << "' " << dt_name(dt));
+            check_same_bytes(a, b);
+            check(b);
+        }
+    }
 }
