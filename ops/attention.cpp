@@ -177,7 +177,7 @@ uint32_t fast_shared_bytes(const Config &c) {
     return 16u * c.br * ps4 + 4u * c.u_size + 4u * c.br * tc;  // sP, sU, sR
 }
 
-// Fills in dc, bv (packed with tc, otc), u_size, hdk, hdv for a tiling
+// Fills in dc, bv (packed with tc, otc; the caller adds PREF), u_size, hdk, hdv for a tiling
 // (wg, br, bc). Returns false when the tiling cannot work.
 bool fast_fix(Config &c, int64_t D, int64_t Dv, uint32_t tc, uint32_t otc, uint32_t dc_want) {
     c.hdk = static_cast<uint32_t>(round_up(static_cast<uint64_t>(D), 4));
@@ -195,10 +195,7 @@ bool fast_fix(Config &c, int64_t D, int64_t Dv, uint32_t tc, uint32_t otc, uint3
     uint32_t bv = 4;
     while (bv * 2 <= c.bc && bv * 2 <= 128 && c.bc % (bv * 2) == 0 && bv * 2 * c.hdv <= std::max(qk, 4096u)) bv *= 2;
     if (c.bc % bv != 0) return false;
-    // Global loads one phase ahead (attention_fast.comp PREF); VKATTN_ATTN_PREF=0 turns it off.
-    const char *pe = std::getenv("VKATTN_ATTN_PREF");
-    const uint32_t pref = pe && std::strcmp(pe, "0") == 0 ? 0u : 1u;
-    c.bv = bv | (tc << 8) | (otc << 16) | (pref << 24);
+    c.bv = bv | (tc << 8) | (otc << 16);
     c.u_size = std::max(qk, bv * c.hdv);
     return true;
 }
@@ -260,6 +257,9 @@ bool choose_fast_config(const Context &ctx, int64_t D, int64_t Dv, Config *out) 
         const uint32_t o = otc ? otc : fast_otc(c, Dv);
         Config f = c;
         if (t && o && fast_fix(f, D, Dv, t, o, dc) && fast_shared_bytes(f) <= limit) {
+            // Global loads one phase ahead (attention_fast.comp PREF); VKATTN_ATTN_PREF=0 turns it off.
+            const char *pe = std::getenv("VKATTN_ATTN_PREF");
+            if (!(pe && std::strcmp(pe, "0") == 0)) f.bv |= 1u << 24;
             *out = f;
             return true;
         }

@@ -124,21 +124,29 @@ void store_out(uint i, float x) {
 #endif
 }
 
+// Row r of the Q tile and row c of the K tile, 4 elements from head-dim
+// index d (zeros outside the problem).
+vec4 load_q(uint r, uint d, uint row0, uint qrows, uint qbase) {
+    vec4 x = vec4(0.0);
+#if ABL != 2
+    if (row0 + r < qrows && d < P.d) x = LD4(Q, qbase + (row0 + r) * P.q_sn + d);
+#endif
+    return x;
+}
+vec4 load_k(uint c, uint d, uint kb, uint ke, uint kbase) {
+    vec4 x = vec4(0.0);
+#if ABL != 2
+    if (kb + c < ke && d < P.d) x = LD4(K, kbase + (kb + c - pc.k0) * P.k_sn + d);
+#endif
+    return x;
+}
 // Element e of the Q/K staging of head-dim chunk d0 (Q rows 0..BR-1, then K
 // rows) and of V sub-tile jb; its shared slot is qk_slot(e), resp. e.
 vec4 fetch_qk(uint e, uint d0, uint kb, uint ke, uint row0, uint qrows, uint qbase, uint kbase) {
-    vec4 x = vec4(0.0);
-#if ABL != 2
-    const uint g = e % DC4, d = d0 + 4u * (e % DC4);
-    if (e < BR * DC4) {
-        const uint r = e / DC4;
-        if (row0 + r < qrows && d < P.d) x = LD4(Q, qbase + (row0 + r) * P.q_sn + d);
-    } else if (e < (BR + BC) * DC4) {
-        const uint c = e / DC4 - BR;
-        if (kb + c < ke && d < P.d) x = LD4(K, kbase + (kb + c - pc.k0) * P.k_sn + d);
-    }
-#endif
-    return x;
+    const uint d = d0 + 4u * (e % DC4);
+    if (e < BR * DC4) return load_q(e / DC4, d, row0, qrows, qbase);
+    if (e < (BR + BC) * DC4) return load_k(e / DC4 - BR, d, kb, ke, kbase);
+    return vec4(0.0);
 }
 uint qk_slot(uint e) { return (e / DC4) * QS4 + e % DC4; }
 vec4 fetch_v(uint e, uint jb, uint kb, uint ke, uint vbase) {
@@ -198,29 +206,16 @@ void main() {
                     const uint e = lid + t * WG;
                     if (e < (BR + BC) * DC4) sU[qk_slot(e)] = pq[t];
                 }
-                barrier();
-                if (d0 + DC < HDK)
-                    [[unroll]] for (uint t = 0; t < QKN; ++t)
-                        pq[t] = fetch_qk(lid + t * WG, d0 + DC, kb, ke, row0, qrows, qbase, kbase);
             } else {
-            for (uint e = lid; e < BR * DC4; e += WG) {
-                uint r = e / DC4, g = e % DC4, d = d0 + 4u * g;
-                vec4 x = vec4(0.0);
-#if ABL != 2
-                if (row0 + r < qrows && d < P.d) x = LD4(Q, qbase + (row0 + r) * P.q_sn + d);
-#endif
-                sU[r * QS4 + g] = x;
-            }
-            for (uint e = lid; e < BC * DC4; e += WG) {
-                uint c = e / DC4, g = e % DC4, d = d0 + 4u * g;
-                vec4 x = vec4(0.0);
-#if ABL != 2
-                if (kb + c < ke && d < P.d) x = LD4(K, kbase + (kb + c - pc.k0) * P.k_sn + d);
-#endif
-                sU[(BR + c) * QS4 + g] = x;
+                for (uint e = lid; e < BR * DC4; e += WG)
+                    sU[qk_slot(e)] = load_q(e / DC4, d0 + 4u * (e % DC4), row0, qrows, qbase);
+                for (uint e = lid; e < BC * DC4; e += WG)
+                    sU[qk_slot(BR * DC4 + e)] = load_k(e / DC4, d0 + 4u * (e % DC4), kb, ke, kbase);
             }
             barrier();
-            }
+            if (PREF != 0u && d0 + DC < HDK)
+                [[unroll]] for (uint t = 0; t < QKN; ++t)
+                    pq[t] = fetch_qk(lid + t * WG, d0 + DC, kb, ke, row0, qrows, qbase, kbase);
 #if ABL != 3
             [[unroll]] for (uint g = 0; g < DC4; ++g) {
                 vec4 qv[SM], kv[SN];
@@ -308,24 +303,17 @@ void main() {
                     const uint e = lid + t * WG;
                     if (e < BV * HDV4) sU[e] = pv4[t];
                 }
-                barrier();
+            } else {
+                for (uint e = lid; e < BV * HDV4; e += WG) sU[e] = fetch_v(e, jb, kb, ke, vbase);
+            }
+            barrier();
+            if (PREF != 0u) {
                 if (jb + BV < BC && kb + jb + BV < ke) {
                     [[unroll]] for (uint t = 0; t < VN; ++t) pv4[t] = fetch_v(lid + t * WG, jb + BV, kb, ke, vbase);
                 } else if (kb + BC < ke) {
                     [[unroll]] for (uint t = 0; t < QKN; ++t)
                         pq[t] = fetch_qk(lid + t * WG, 0u, kb + BC, ke, row0, qrows, qbase, kbase);
                 }
-            } else {
-            for (uint e = lid; e < BV * HDV4; e += WG) {
-                uint jr = e / HDV4, g = e % HDV4, d = 4u * g;
-                uint gj = kb + jb + jr;
-                vec4 x = vec4(0.0);
-#if ABL != 2
-                if (gj < ke && d < P.dv) x = LD4(V, vbase + (gj - pc.k0) * P.v_sn + d);
-#endif
-                sU[e] = x;
-            }
-            barrier();
             }
             [[unroll]] for (uint j4 = 0; j4 < BV / 4; ++j4) {
                 vec4 pv[OM];
