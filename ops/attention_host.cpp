@@ -8,8 +8,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
-#include <system_error>
-#include <thread>
 #include <vector>
 
 #if defined(__linux__)
@@ -20,6 +18,7 @@
 #include "attention_host_direct.h"
 #include "half_convert.h"
 #include "host_profile.h"
+#include "worker_pool.h"
 
 namespace vkattn::ops {
 namespace {
@@ -88,19 +87,6 @@ bool copy4d_rows(const char *src, const int64_t ss[4], char *dst, const int64_t 
     return fine;
 }
 
-// Threads for host copies: VKATTN_HOST_THREADS, else all cores up to 16.
-unsigned host_threads() {
-    static const unsigned n = [] {
-        const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
-        if (const char *e = std::getenv("VKATTN_HOST_THREADS"); e && *e) {
-            const long v = std::strtol(e, nullptr, 10);
-            if (v >= 1) return static_cast<unsigned>(std::min<long>(v, 64));
-        }
-        return std::min(16u, hw);
-    }();
-    return n;
-}
-
 // Ask for transparent huge pages under a large output that has not been
 // touched yet (MADV_HUGEPAGE on the 2 MiB-aligned interior of its span): a
 // fresh output array (torch.empty) otherwise takes a page fault per 4 KiB
@@ -123,28 +109,21 @@ void advise_huge_pages(void *p, uint64_t bytes) {
 
 // Copy a 4-D box between strided arrays. One thread copies about 5-10 GB/s,
 // well below what PCIe and the GPU take, so large boxes are split over rows
-// between threads (disjoint destinations: the result does not depend on it).
+// between the pool's threads (disjoint destinations: the result does not depend on it).
 // Returns false when a finite value overflowed an f32 -> f16 conversion.
 bool copy4d(const char *src, const int64_t ss[4], char *dst, const int64_t ds[4], const int64_t ext[4], size_t es,
             Cvt cvt = Cvt::None) {
     const int64_t rows = ext[0] * ext[1] * ext[2];
     const uint64_t bytes = static_cast<uint64_t>(rows * ext[3]) * es;
     unsigned n = host_threads();
-    n = static_cast<unsigned>(std::min<uint64_t>(n, bytes / (1ull << 20)));  // >= 1 MiB a thread
+    n = static_cast<unsigned>(std::min<uint64_t>(n, bytes / (512ull << 10)));  // >= 512 KiB a thread
     n = static_cast<unsigned>(std::min<int64_t>(n, rows));
     if (n <= 1) return copy4d_rows(src, ss, dst, ds, ext, es, cvt, 0, rows);
     // Part t covers rows [rows*t/n, rows*(t+1)/n); each writes its own flag.
     std::vector<char> ok(n, 1);
-    auto part = [&](unsigned t, int64_t r1) { ok[t] = copy4d_rows(src, ss, dst, ds, ext, es, cvt, rows * t / n, r1); };
-    std::vector<std::thread> threads;
-    threads.reserve(n - 1);
-    try {
-        for (unsigned t = 1; t < n; t++) threads.emplace_back(part, t, rows * (t + 1) / n);
-    } catch (const std::system_error &) {  // no more threads: this one copies what is left
-        part(static_cast<unsigned>(threads.size()) + 1, rows);
-    }
-    part(0, rows / n);
-    for (auto &t : threads) t.join();
+    parallel_parts(n, [&](unsigned t) {
+        ok[t] = copy4d_rows(src, ss, dst, ds, ext, es, cvt, rows * t / n, rows * (t + 1) / n);
+    });
     return std::all_of(ok.begin(), ok.end(), [](char c) { return c != 0; });
 }
 
@@ -217,9 +196,14 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
         return L;
     };
 
-    // Chunk size: a few chunks so packing overlaps compute, each <= 64 MiB.
+    // Chunk size: a few chunks so packing overlaps compute, each <= 64 MiB
+    // (VKATTN_HOST_CHUNKS=n asks for about n chunks instead, for tuning).
     const uint64_t whole = layout_of(B, Hkv).total;
-    const uint64_t budget = std::clamp<uint64_t>(whole / 4, 4ull << 20, 64ull << 20);
+    uint64_t budget = std::clamp<uint64_t>(whole / 4, 4ull << 20, 64ull << 20);
+    if (const char *e = std::getenv("VKATTN_HOST_CHUNKS"); e && *e) {
+        const long n = std::strtol(e, nullptr, 10);
+        if (n >= 1) budget = std::max<uint64_t>(whole / static_cast<uint64_t>(n), 1);
+    }
     int64_t nb = 1, nkh = Hkv;
     const uint64_t per_batch = layout_of(1, Hkv).total;
     if (per_batch <= budget) {
@@ -252,24 +236,36 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
     uint64_t ws_bytes = 0;
     for (const Chunk &c : chunks) ws_bytes = std::max(ws_bytes, c.plan.workspace);
 
-    std::unique_ptr<Buffer> dq, dk, dv, dm, dout, dlse, ws, dummy, staging[2];
-    VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, L.q_bytes, &dq));
-    VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, L.k_bytes, &dk));
-    VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, L.v_bytes, &dv));
-    if (has_mask) VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, L.mask_bytes, &dm));
-    VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, L.out_bytes, &dout));
-    if (has_lse) VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, L.lse_bytes, &dlse));
-    if (ws_bytes) VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, ws_bytes, &ws));
-    VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, 16, &dummy));
+    // Device buffers: one set, or two where the transfer lane lets chunk
+    // i+1 upload while chunk i computes.
+    TransferLane *lane = chunks.size() > 1 ? ctx.lane() : nullptr;
+    const size_t nsets = lane ? 2 : 1;
+    struct DevSet {
+        std::unique_ptr<Buffer> q, k, v, m, out, lse, ws, dummy;
+        attn::Buffers bufs;
+    } sets[2];
+    for (size_t i = 0; i < nsets; i++) {
+        DevSet &S = sets[i];
+        VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, L.q_bytes, &S.q));
+        VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, L.k_bytes, &S.k));
+        VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, L.v_bytes, &S.v));
+        if (has_mask) VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, L.mask_bytes, &S.m));
+        VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, L.out_bytes, &S.out));
+        if (has_lse) VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, L.lse_bytes, &S.lse));
+        if (ws_bytes) VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, ws_bytes, &S.ws));
+        VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, 16, &S.dummy));
+        S.bufs.q = S.q.get(), S.bufs.k = S.k.get(), S.bufs.v = S.v.get(), S.bufs.mask = S.m.get();
+        S.bufs.out = S.out.get(), S.bufs.lse = S.lse.get(), S.bufs.workspace = S.ws.get(), S.bufs.dummy = S.dummy.get();
+    }
+    std::unique_ptr<Buffer> staging[2];
     const size_t nstage = chunks.size() > 1 ? 2 : 1;
     for (size_t i = 0; i < nstage; i++) {
         VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Staging, L.total, &staging[i]));
         if (!staging[i]->mapped()) return Error(VKATTN_ERROR_INTERNAL, "staging buffer is not mapped");
     }
-
-    attn::Buffers bufs;
-    bufs.q = dq.get(), bufs.k = dk.get(), bufs.v = dv.get(), bufs.mask = dm.get();
-    bufs.out = dout.get(), bufs.lse = dlse.get(), bufs.workspace = ws.get(), bufs.dummy = dummy.get();
+    const attn::Buffers &bufs = sets[0].bufs;
+    Buffer *dq = sets[0].q.get(), *dk = sets[0].k.get(), *dv = sets[0].v.get(), *dm = sets[0].m.get();
+    Buffer *dout = sets[0].out.get(), *dlse = sets[0].lse.get();
 
     auto pack = [&](const Chunk &c, char *st) {
         const int64_t nh = c.nkh * G;
@@ -298,6 +294,13 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
         return full / static_cast<uint64_t>(units_b * units_h) * static_cast<uint64_t>(c.nb * c.nkh);
     };
     const int64_t Lnb = std::min(nb, B), Lnkh = std::min(nkh, Hkv);
+    // The mask may be shared by all chunks (broadcast), so its size is the
+    // chunk's own, not a fraction of the full layout.
+    auto chunk_mask_bytes = [&](const Chunk &c) {
+        uint64_t mb = mes;
+        for (int j = 0; j < 4; j++) mb *= static_cast<uint64_t>(c.desc.mask.shape[j]);
+        return mb;
+    };
 
     CommandStream &stream = ctx.stream();
     uint32_t dispatches = 0;
@@ -322,7 +325,94 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
 
     bool split = false;
     prof.mark("plan+alloc");
-    for (size_t i = 0; i < chunks.size(); i++) {
+    if (lane) {
+        // Uploads and downloads on the transfer lane, kernels on the two
+        // compute streams. Chunk i uses device set and staging buffer i % 2.
+        // Lane order: up 0, up 1, down 0, up 2, down 1, ...: the upload of
+        // chunk i+1 is queued before chunk i's download, which waits for
+        // chunk i's kernel, so it runs during that kernel. Semaphore waits:
+        // up i+1 after kernel i-1 (its device set), kernel i+1 after up i+1
+        // (and so after down i-1, queued earlier: its output buffer), down i
+        // after kernel i; the CPU unpacks chunk i after down i and only then
+        // packs chunk i+2 into the same staging buffer.
+        const size_t n = chunks.size();
+        std::vector<uint64_t> up(n), comp(n), down(n);
+        auto drain = [&](Status s) {
+            for (int j = 0; j < 2; j++) {
+                CommandStream &cs = ctx.stream(j);
+                if (cs.recording()) (void)cs.submit(true);
+            }
+            (void)lane->drain();
+            for (int j = 0; j < 2; j++) (void)ctx.stream(j).wait();
+            return s;
+        };
+        auto pack_upload = [&](size_t i, bool *packed) -> Status {
+            const Chunk &c = chunks[i];
+            Buffer *st = staging[i % 2].get();
+            *packed = pack(c, static_cast<char *>(st->mapped()));
+            prof.mark("pack");
+            if (!*packed) return Status::Ok();
+            const DevSet &S = sets[i % 2];
+            const uint64_t mb = has_mask ? chunk_mask_bytes(c) : 0;
+            std::vector<LaneCopy> copies = {{st, L.q, S.q.get(), 0, chunk_bytes(c, L.q_bytes, Lnb, Lnkh)},
+                                            {st, L.k, S.k.get(), 0, chunk_bytes(c, L.k_bytes, Lnb, Lnkh)},
+                                            {st, L.v, S.v.get(), 0, chunk_bytes(c, L.v_bytes, Lnb, Lnkh)}};
+            if (has_mask) copies.push_back({st, L.mask, S.m.get(), 0, mb});
+            return lane->submit(copies, i >= 2 ? comp[i - 2] : 0, false, &up[i]);
+        };
+        auto compute = [&](size_t i) -> Status {
+            StreamScope scope(ctx, static_cast<int>(i & 1));
+            CommandStream &cs = ctx.stream();
+            VKA_RETURN_IF_ERROR(cs.begin(false));  // waits for chunk i-2's kernel on this stream
+            if (i >= 2) {
+                const double t = cs.last_gpu_ms();
+                if (t < 0) gpu_known = false;
+                else gpu_ms += t;
+            }
+            VKA_RETURN_IF_ERROR(attn::record(ctx, chunks[i].desc, chunks[i].plan, sets[i % 2].bufs, &dispatches));
+            comp[i] = lane->next_compute_value();
+            VKA_RETURN_IF_ERROR(cs.submit_timeline(lane->transfer_timeline(), up[i], lane->compute_timeline(), comp[i]));
+            split = split || chunks[i].plan.parts > 1;
+            return Status::Ok();
+        };
+        auto download = [&](size_t i) -> Status {
+            const Chunk &c = chunks[i];
+            Buffer *st = staging[i % 2].get();
+            const DevSet &S = sets[i % 2];
+            std::vector<LaneCopy> copies = {{S.out.get(), 0, st, L.out, chunk_bytes(c, L.out_bytes, Lnb, Lnkh)}};
+            if (has_lse) copies.push_back({S.lse.get(), 0, st, L.lse, chunk_bytes(c, L.lse_bytes, Lnb, Lnkh)});
+            return lane->submit(copies, comp[i], true, &down[i]);
+        };
+        bool packed = true;
+        Status s = pack_upload(0, &packed);
+        if (s.ok() && packed) s = compute(0);
+        for (size_t i = 0; s.ok() && packed && i < n; i++) {
+            if (i + 1 < n) {
+                s = pack_upload(i + 1, &packed);
+                if (s.ok() && packed) s = compute(i + 1);
+                if (!s.ok() || !packed) break;
+            }
+            prof.mark("record");
+            s = download(i);
+            if (s.ok()) s = lane->wait_host(down[i]);
+            prof.mark("gpu wait");
+            if (s.ok()) unpack(chunks[i], static_cast<const char *>(staging[i % 2]->mapped()));
+            prof.mark("unpack");
+        }
+        if (!s.ok()) return drain(s);
+        if (!packed) {
+            *overflow = true;  // the caller runs the call again without converting
+            return drain(Status::Ok());
+        }
+        for (size_t i = n >= 2 ? n - 2 : 0; i < n; i++) {  // the last kernel of each stream
+            CommandStream &cs = ctx.stream(static_cast<int>(i & 1));
+            VKA_RETURN_IF_ERROR(cs.wait());
+            const double t = cs.last_gpu_ms();
+            if (t < 0) gpu_known = false;
+            else gpu_ms += t;
+        }
+    }
+    for (size_t i = 0; !lane && i < chunks.size(); i++) {
         const Chunk &c = chunks[i];
         Buffer *st = staging[i % nstage].get();
         const bool packed = pack(c, static_cast<char *>(st->mapped()));
@@ -335,23 +425,17 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
         prof.mark("gpu wait");
         if (!s.ok()) return fail(s);
         if (i > 0) note_time();
-        // The mask may be shared by all chunks (broadcast), so its size is
-        // the chunk's own, not a fraction of the full layout.
         const uint64_t qb = chunk_bytes(c, L.q_bytes, Lnb, Lnkh), kb = chunk_bytes(c, L.k_bytes, Lnb, Lnkh),
                        vb = chunk_bytes(c, L.v_bytes, Lnb, Lnkh), ob = chunk_bytes(c, L.out_bytes, Lnb, Lnkh),
                        lb = chunk_bytes(c, L.lse_bytes, Lnb, Lnkh);
-        uint64_t mb = 0;
-        if (has_mask) {
-            mb = mes;
-            for (int j = 0; j < 4; j++) mb *= static_cast<uint64_t>(c.desc.mask.shape[j]);
-        }
-        s = stream.copy(st, L.q, dq.get(), 0, qb);
-        if (s.ok()) s = stream.copy(st, L.k, dk.get(), 0, kb);
-        if (s.ok()) s = stream.copy(st, L.v, dv.get(), 0, vb);
-        if (s.ok() && has_mask) s = stream.copy(st, L.mask, dm.get(), 0, mb);
+        const uint64_t mb = has_mask ? chunk_mask_bytes(c) : 0;
+        s = stream.copy(st, L.q, dq, 0, qb);
+        if (s.ok()) s = stream.copy(st, L.k, dk, 0, kb);
+        if (s.ok()) s = stream.copy(st, L.v, dv, 0, vb);
+        if (s.ok() && has_mask) s = stream.copy(st, L.mask, dm, 0, mb);
         if (s.ok()) s = attn::record(ctx, c.desc, c.plan, bufs, &dispatches);
-        if (s.ok()) s = stream.copy(dout.get(), 0, st, L.out, ob);
-        if (s.ok() && has_lse) s = stream.copy(dlse.get(), 0, st, L.lse, lb);
+        if (s.ok()) s = stream.copy(dout, 0, st, L.out, ob);
+        if (s.ok() && has_lse) s = stream.copy(dlse, 0, st, L.lse, lb);
         if (s.ok()) s = stream.submit(false);
         if (!s.ok()) return fail(s);
         split = split || c.plan.parts > 1;
@@ -359,16 +443,19 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
         if (i > 0) unpack(chunks[i - 1], static_cast<const char *>(staging[(i - 1) % nstage]->mapped()));
         prof.mark("unpack");
     }
-    Status s = stream.wait();
-    prof.mark("gpu wait");
-    if (!s.ok()) return s;
-    note_time();
-    unpack(chunks.back(), static_cast<const char *>(staging[(chunks.size() - 1) % nstage]->mapped()));
-    prof.mark("unpack");
+    if (!lane) {
+        Status s = stream.wait();
+        prof.mark("gpu wait");
+        if (!s.ok()) return s;
+        note_time();
+        unpack(chunks.back(), static_cast<const char *>(staging[(chunks.size() - 1) % nstage]->mapped()));
+        prof.mark("unpack");
+    }
 
     const attn::Plan &p0 = chunks.front().plan;
     ctx.last_call.path = attn::plan_path(p0, split);
-    ctx.last_call.variant = cat(attn::plan_variant(p0), " host chunks ", chunks.size(), cvt ? " f16 compute" : "");
+    ctx.last_call.variant = cat(attn::plan_variant(p0), " host chunks ", chunks.size(), cvt ? " f16 compute" : "",
+                                lane ? (lane->same_queue() ? " lane on compute queue" : " transfer queue") : "");
     ctx.last_call.dispatches = dispatches;
     ctx.last_call.submits = static_cast<uint32_t>(chunks.size());
     ctx.last_call.gpu_ms = gpu_known ? gpu_ms : -1;

@@ -167,6 +167,7 @@ Status Context::init(const vkattn_context_options &o) {
     f12.shaderInt8 = have12.shaderInt8;
     f12.storageBuffer8BitAccess = have12.storageBuffer8BitAccess;
     f12.hostQueryReset = have12.hostQueryReset;
+    f12.timelineSemaphore = have12.timelineSemaphore;  // the transfer lane's ordering
     // glslang declares the VulkanMemoryModel capability in every
     // GL_NV_cooperative_matrix shader.
     f12.vulkanMemoryModel = have12.vulkanMemoryModel;
@@ -203,19 +204,42 @@ Status Context::init(const vkattn_context_options &o) {
         }
     }
 
+    // The transfer lane: a copy-engine queue where the device has one and
+    // timeline semaphores (VKATTN_TRANSFER_QUEUE: 0 off, same = on the
+    // compute queue, for tests).
+    enum class LaneMode { Off, Own, Same } lane_mode = LaneMode::Off;
+    if (have12.timelineSemaphore) {
+        const char *e = std::getenv("VKATTN_TRANSFER_QUEUE");
+        if (e && std::strcmp(e, "same") == 0) lane_mode = LaneMode::Same;
+        else if (!(e && std::strcmp(e, "0") == 0) && caps_.transfer_queue_family >= 0) lane_mode = LaneMode::Own;
+    }
     float prio = 1.0f;
-    VkDeviceQueueCreateInfo qci{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
-    qci.queueFamilyIndex = caps_.compute_queue_family;
-    qci.queueCount = 1;
-    qci.pQueuePriorities = &prio;
+    VkDeviceQueueCreateInfo qci[2]{{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO},
+                                   {VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO}};
+    qci[0].queueFamilyIndex = caps_.compute_queue_family;
+    qci[0].queueCount = 1;
+    qci[0].pQueuePriorities = &prio;
+    qci[1] = qci[0];
+    if (lane_mode == LaneMode::Own) qci[1].queueFamilyIndex = static_cast<uint32_t>(caps_.transfer_queue_family);
     VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
     dci.pNext = &f2;
-    dci.queueCreateInfoCount = 1;
-    dci.pQueueCreateInfos = &qci;
+    dci.queueCreateInfoCount = lane_mode == LaneMode::Own ? 2 : 1;
+    dci.pQueueCreateInfos = qci;
     dci.enabledExtensionCount = static_cast<uint32_t>(exts.size());
     dci.ppEnabledExtensionNames = exts.data();
     VKA_VK(vkCreateDevice(physical_, &dci, nullptr, &device_));
     vkGetDeviceQueue(device_, caps_.compute_queue_family, 0, &queue_);
+    sharing_families_ = {caps_.compute_queue_family};
+    if (lane_mode != LaneMode::Off) {
+        VkQueue tq = queue_;
+        uint32_t family = caps_.compute_queue_family;
+        if (lane_mode == LaneMode::Own) {
+            family = static_cast<uint32_t>(caps_.transfer_queue_family);
+            vkGetDeviceQueue(device_, family, 0, &tq);
+            sharing_families_.push_back(family);
+        }
+        VKA_RETURN_IF_ERROR(TransferLane::create(*this, tq, family, &lane_));
+    }
 
     memory_ = std::make_unique<MemoryManager>(*this, heap_limit);
     pipelines_ = std::make_unique<Pipelines>(*this, default_cache_dir(o.cache_dir),
@@ -229,6 +253,7 @@ Status Context::init(const vkattn_context_options &o) {
 
 Context::~Context() {
     if (device_) vkDeviceWaitIdle(device_);
+    lane_.reset();
     for (auto &s : streams_) s.reset();
     if (pipelines_) (void)pipelines_->save_cache();
     pipelines_.reset();

@@ -13,6 +13,7 @@
 #include "memory.h"
 #include "pipelines.h"
 #include "stream.h"
+#include "transfer_lane.h"
 #include "vk.h"
 
 namespace vkattn {
@@ -28,6 +29,7 @@ struct Caps {
     VkPhysicalDeviceProperties props{};
     VkPhysicalDeviceMemoryProperties mem{};
     uint32_t compute_queue_family = 0;
+    int32_t transfer_queue_family = -1;  // a transfer-only family (copy engines), -1: none
     bool subgroup_shuffle = false;  // the rest of the ops are in info.subgroup_ops
     bool subgroup_size_control = false;  // can require a size per pipeline
     std::vector<CoopMatShape> nv_coopmat;  // VK_NV_cooperative_matrix shapes
@@ -71,9 +73,19 @@ public:
     MemoryManager &memory() { return *memory_; }
     Pipelines &pipelines() { return *pipelines_; }
     // Two streams on the one queue: ops ping-pong between them so that host
-    // work for one chunk overlaps the GPU work of the other.
-    CommandStream &stream(int i = 0) { return *streams_[i & 1]; }
+    // work for one chunk overlaps the GPU work of the other. stream() is
+    // the one ops record into (stream 0 unless a StreamScope says otherwise).
+    CommandStream &stream() { return *streams_[current_stream_]; }
+    CommandStream &stream(int i) { return *streams_[i & 1]; }
+    void set_current_stream(int i) { current_stream_ = i & 1; }
+    int current_stream() const { return current_stream_; }
     bool host_import_allowed() const { return host_import_; }
+    // The transfer queue host calls overlap their bus copies with compute
+    // on (transfer_lane.h); null without one.
+    TransferLane *lane() { return lane_.get(); }
+    // Queue families buffers are shared between (CONCURRENT sharing when
+    // the lane's family differs from the compute family).
+    const std::vector<uint32_t> &sharing_families() const { return sharing_families_; }
     // VKATTN_PIPELINE_STATS=1: every new pipeline's compiler statistics
     // (registers, spills, ...) go to stderr, where the driver reports them.
     bool pipeline_stats() const { return pipeline_stats_; }
@@ -98,7 +110,23 @@ private:
     std::unique_ptr<MemoryManager> memory_;
     std::unique_ptr<Pipelines> pipelines_;
     std::unique_ptr<CommandStream> streams_[2];
+    int current_stream_ = 0;
+    std::unique_ptr<TransferLane> lane_;
+    std::vector<uint32_t> sharing_families_;
     VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
+};
+
+// Makes stream(i) the one ops record into, for the scope's lifetime.
+class StreamScope {
+public:
+    StreamScope(Context &ctx, int i) : ctx_(ctx), prev_(ctx.current_stream()) { ctx.set_current_stream(i); }
+    ~StreamScope() { ctx_.set_current_stream(prev_); }
+    StreamScope(const StreamScope &) = delete;
+    StreamScope &operator=(const StreamScope &) = delete;
+
+private:
+    Context &ctx_;
+    int prev_;
 };
 
 // Parse "123", "64K", "512M", "2G" (binary units). Returns false if malformed.

@@ -241,6 +241,13 @@ void query_caps(VkPhysicalDevice pd, uint32_t index, Caps *caps) {
         if (chosen < 0 || (qf[i].timestampValidBits && !qf[chosen].timestampValidBits)) chosen = static_cast<int>(i);
     }
     c.compute_queue_family = chosen < 0 ? 0 : static_cast<uint32_t>(chosen);
+    for (uint32_t i = 0; i < qn; i++) {  // copy engines: transfer without graphics or compute
+        const VkQueueFlags f = qf[i].queueFlags;
+        if ((f & VK_QUEUE_TRANSFER_BIT) && !(f & (VK_QUEUE_GRAPHICS_BIT | VK_QUEUE_COMPUTE_BIT)) && qf[i].queueCount > 0) {
+            c.transfer_queue_family = static_cast<int32_t>(i);
+            break;
+        }
+    }
     info.timestamps = chosen >= 0 && qf[chosen].timestampValidBits > 0 && c.props.limits.timestampPeriod > 0;
     info.timestamp_period_ns = c.props.limits.timestampPeriod;
 

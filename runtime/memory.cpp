@@ -281,6 +281,12 @@ Status Buffer::create(Context &ctx, Pool pool, uint64_t size, std::unique_ptr<Bu
     bi.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
     if (pool == Pool::Staging) bi.usage |= VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT;
     bi.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+    const std::vector<uint32_t> &families = ctx.sharing_families();
+    if (families.size() > 1) {  // the compute queue and the transfer lane both use it
+        bi.sharingMode = VK_SHARING_MODE_CONCURRENT;
+        bi.queueFamilyIndexCount = static_cast<uint32_t>(families.size());
+        bi.pQueueFamilyIndices = families.data();
+    }
     VKA_VK(vkCreateBuffer(ctx.device(), &bi, nullptr, &b->buffer_));
     VkMemoryRequirements req;
     vkGetBufferMemoryRequirements(ctx.device(), b->buffer_, &req);

@@ -76,7 +76,7 @@ Status CommandStream::wait() {
     return Status::Ok();
 }
 
-Status CommandStream::begin() {
+Status CommandStream::begin(bool after_queue) {
     VKA_RETURN_IF_ERROR(wait());
     VKA_VK(vkResetCommandBuffer(cmd_, 0));  // also discards a recording an error abandoned
     recording_ = false;
@@ -93,7 +93,8 @@ Status CommandStream::begin() {
     if (queries_) vkCmdResetQueryPool(cmd_, queries_, 0, query_capacity_);
     // Order everything against earlier submissions on the queue (the other
     // stream's included); inside this recording, barriers are derived.
-    full_barrier(kWork, kAllAccess);
+    if (after_queue) full_barrier(kWork, kAllAccess);
+    else need_barrier_ = false;
     return Status::Ok();
 }
 
@@ -244,6 +245,13 @@ Status CommandStream::fill(Buffer *dst, uint64_t offset, uint64_t size, uint32_t
 }
 
 Status CommandStream::submit(bool wait_now) {
+    VKA_RETURN_IF_ERROR(submit_timeline(VK_NULL_HANDLE, 0, VK_NULL_HANDLE, 0));
+    if (wait_now) return wait();
+    return Status::Ok();
+}
+
+Status CommandStream::submit_timeline(VkSemaphore wait_sem, uint64_t wait_value, VkSemaphore signal_sem,
+                                      uint64_t signal_value) {
     if (!recording_) return Error(VKATTN_ERROR_INTERNAL, "submit() without begin()");
     if (queries_ && queries_used_ == query_capacity_ - 1) {  // more dispatches than slots: close the total
         vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queries_, queries_used_++);
@@ -255,9 +263,24 @@ Status CommandStream::submit(bool wait_now) {
     VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
     si.commandBufferCount = 1;
     si.pCommandBuffers = &cmd_;
+    VkTimelineSemaphoreSubmitInfo ts{VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO};
+    const VkPipelineStageFlags wait_stage = kWork;
+    if (wait_sem || signal_sem) si.pNext = &ts;
+    if (wait_sem) {
+        si.waitSemaphoreCount = 1;
+        si.pWaitSemaphores = &wait_sem;
+        si.pWaitDstStageMask = &wait_stage;
+        ts.waitSemaphoreValueCount = 1;
+        ts.pWaitSemaphoreValues = &wait_value;
+    }
+    if (signal_sem) {
+        si.signalSemaphoreCount = 1;
+        si.pSignalSemaphores = &signal_sem;
+        ts.signalSemaphoreValueCount = 1;
+        ts.pSignalSemaphoreValues = &signal_value;
+    }
     VKA_VK(vkQueueSubmit(ctx_.queue(), 1, &si, fence_));
     pending_ = true;
-    if (wait_now) return wait();
     return Status::Ok();
 }
 

@@ -34,7 +34,11 @@ public:
 
     Status init();
     // Start recording (waits for the previous submission of this stream).
-    Status begin();
+    // after_queue: the recording starts with a barrier after everything
+    // submitted earlier on the queue. Without it, only semaphores (submit()
+    // with sync) order it against other work: the caller guarantees that
+    // no earlier submission still in flight touches its buffers.
+    Status begin(bool after_queue = true);
     // Record a dispatch. Bindings follow the pipeline's interface order. A
     // uniform binding may come from uniform().
     Status dispatch(const Pipeline &p, const std::vector<Binding> &bindings, const void *push,
@@ -50,6 +54,10 @@ public:
     Status uniform(const void *data, uint64_t size, Binding *out);
     // Submit what was recorded; wait == true blocks until it completes.
     Status submit(bool wait);
+    // Submit after timeline semaphore `wait_sem` reaches wait_value (compute
+    // stage), signalling `signal_sem` = signal_value on completion (either
+    // semaphore may be VK_NULL_HANDLE).
+    Status submit_timeline(VkSemaphore wait_sem, uint64_t wait_value, VkSemaphore signal_sem, uint64_t signal_value);
     Status wait();
     bool recording() const { return recording_; }
 

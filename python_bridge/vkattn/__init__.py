@@ -19,6 +19,7 @@ from ._core import (Context, Tensor, abi_version, close_default_context, default
 from ._sdpa import (install, installed, original_sdpa, scaled_dot_product_attention, torch_math_sdpa,
                     uninstall)
 from ._stats import STATS as _STATS
+from ._outpool import POOL as _OUTPUT_POOL
 
 sdpa = scaled_dot_product_attention
 
@@ -33,6 +34,18 @@ def reset_stats():
     _STATS.reset()
 
 
+def host_cache_info():
+    """The pool of warm host blocks that large outputs are carved from:
+    cached_bytes (free, kept), leased_bytes (held by live outputs), hits,
+    misses, limit_bytes ($VKATTN_HOST_CACHE_MB)."""
+    return _OUTPUT_POOL.info()
+
+
+def empty_host_cache():
+    """Frees the pool's free blocks (outputs still alive keep theirs)."""
+    _OUTPUT_POOL.clear()
+
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -43,5 +56,5 @@ __all__ = [
     "Context", "Tensor", "default_context", "close_default_context", "device_count", "devices",
     "validation_error_count", "version", "abi_version",
     "scaled_dot_product_attention", "sdpa", "install", "uninstall", "installed", "original_sdpa",
-    "torch_math_sdpa", "stats", "reset_stats",
+    "torch_math_sdpa", "stats", "reset_stats", "host_cache_info", "empty_host_cache",
 ]

@@ -7,6 +7,7 @@ import sys
 from . import _lib
 from ._errors import InvalidDtypeError
 from ._lib import lib
+from ._outpool import POOL
 
 # Outputs at least this large are allocated at the device's host-import
 # alignment, so vkattn can write them in place instead of through staging.
@@ -133,7 +134,8 @@ def no_zero_strides(h):
 
 def empty_like_kind(like, shape, dtype_code, align=0):
     """A contiguous output array of the kind of `like` (torch or numpy),
-    aligned to `align` bytes when large enough to be imported."""
+    aligned to `align` bytes when large enough to be imported. Large outputs
+    come from the pool of warm blocks (_outpool.py)."""
     n = 1
     for s in shape:
         n *= s
@@ -142,7 +144,11 @@ def empty_like_kind(like, shape, dtype_code, align=0):
         tdt = {_lib.VKATTN_DTYPE_F32: torch.float32, _lib.VKATTN_DTYPE_F16: torch.float16,
                _lib.VKATTN_DTYPE_BF16: torch.bfloat16}[dtype_code]
         esize = torch.empty((), dtype=tdt).element_size()
-        if align and n * esize >= ALIGN_OUTPUT_MIN_BYTES:
+        big = n * esize >= ALIGN_OUTPUT_MIN_BYTES
+        raw = POOL.lease(n * esize, align if big else 0)
+        if raw is not None:
+            return Host(torch.from_numpy(raw).view(tdt).view(shape))
+        if align and big:
             buf = torch.empty(n * esize + align, dtype=torch.uint8)
             off = (-buf.data_ptr()) % align
             return Host(buf[off:off + n * esize].view(tdt).view(shape))
@@ -152,7 +158,11 @@ def empty_like_kind(like, shape, dtype_code, align=0):
     if ndt is None:
         ndt = like.arr.dtype  # bf16 from ml_dtypes
     esize = np.dtype(ndt).itemsize
-    if align and n * esize >= ALIGN_OUTPUT_MIN_BYTES:
+    big = n * esize >= ALIGN_OUTPUT_MIN_BYTES
+    raw = POOL.lease(n * esize, align if big else 0)
+    if raw is not None:
+        return Host(raw.view(ndt).reshape(shape))
+    if align and big:
         buf = np.empty(n * esize + align, dtype=np.uint8)
         off = (-buf.ctypes.data) % align
         return Host(buf[off:off + n * esize].view(ndt).reshape(shape))
