@@ -197,11 +197,15 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
     };
 
     // Chunk size: a few chunks so packing and the bus copies overlap
-    // compute, each <= 64 MiB. The first chunk's packing and upload and the
+    // compute, each 12-64 MiB. The first chunk's packing and upload and the
     // last one's download are not hidden, so chunks are smaller where the
     // kernel is slow next to the copies: 8 on the portable path, 4 on
-    // matrix units. On the H200, Flux f32 (portable) took 13.3 ms in 8
-    // chunks against 15.8 in 4; Flux f16 (coopmat) 7.0 ms in 4, 8.2 in 8.
+    // matrix units. Each chunk also costs a fixed 0.2-0.5 ms (submissions,
+    // semaphore hops, waking the host), hence the 12 MiB floor. On the H200
+    // (docs/results/2026-11-22-h200-f-*): Flux f32 (portable) 13.3 ms in 8
+    // chunks against 15.8 in 4; Flux f16 (coopmat) 7.0 ms in 4, 8.2 in 8;
+    // SD1.5 f32 4.7 ms in 4 chunks of 10.5 MB, 6.3 in 8 of 5 MB; SD1.5
+    // cross-attention f32 1.3 ms in 2, 2.0 in 4.
     // VKATTN_HOST_CHUNKS=n asks for about n chunks instead, for tuning.
     const uint64_t whole = layout_of(B, Hkv).total;
     unsigned divisor = 4;
@@ -214,14 +218,14 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
         attn::Plan wp;
         if (attn::make_plan(ctx, wd, &wp).ok() && attn::plan_path(wp, false) == "portable") divisor = 8;
     }
-    uint64_t budget = std::clamp<uint64_t>(whole / divisor, 4ull << 20, 64ull << 20);
-    if (const char *e = std::getenv("VKATTN_HOST_CHUNKS"); e && *e) {
-        const long n = std::strtol(e, nullptr, 10);
-        if (n >= 1) budget = std::max<uint64_t>(whole / static_cast<uint64_t>(n), 1);
-    }
+    const uint64_t budget = std::clamp<uint64_t>(whole / divisor, 12ull << 20, 64ull << 20);
     int64_t nb = 1, nkh = Hkv;
-    const uint64_t per_batch = layout_of(1, Hkv).total;
-    if (per_batch <= budget) {
+    const char *forced = std::getenv("VKATTN_HOST_CHUNKS");
+    const long want = forced && *forced ? std::strtol(forced, nullptr, 10) : 0;
+    if (want >= 1) {  // batches split first, then kv heads
+        if (want <= B) nb = (B + want - 1) / want;
+        else nkh = std::clamp<int64_t>((Hkv + (want + B - 1) / B - 1) / ((want + B - 1) / B), 1, Hkv);
+    } else if (const uint64_t per_batch = layout_of(1, Hkv).total; per_batch <= budget) {
         nb = std::clamp<int64_t>(static_cast<int64_t>(budget / per_batch), 1, B);
     } else {
         const uint64_t per_head = layout_of(1, 1).total;
@@ -342,15 +346,16 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
     prof.mark("plan+alloc");
     if (lane) {
         // Uploads and downloads on the transfer lane, kernels on the two
-        // compute streams. Chunk i uses device set and staging buffer i % 2.
-        // Lane order: up 0, up 1, down 0, up 2, down 1, ...: the upload of
-        // chunk i+1 is queued before chunk i's download, which waits for
-        // chunk i's kernel, so it runs during that kernel. Semaphore waits:
-        // up i+1 after kernel i-1 (its device set), kernel i+1 after up i+1
-        // (and so after down i-1, queued earlier: its output buffer), down i
-        // after kernel i; the CPU unpacks chunk i after down i and only then
-        // packs chunk i+2 into the same staging buffer.
+        // compute streams; chunk i uses device set and staging buffer i % 2.
+        // Semaphore waits: up i after kernel i-2 (its device set), kernel i
+        // after up i and after down i-2 (its output buffer), down i after
+        // kernel i. The CPU unpacks chunk i after down i and only then packs
+        // chunk i+2 into the same staging buffer. Down i is queued as soon
+        // as kernel i is, unless uploads and downloads share one transfer
+        // queue (late_downloads): there it would hold up every later upload
+        // until kernel i ends, so it is queued after up i+1 instead.
         const size_t n = chunks.size();
+        const bool late = lane->late_downloads();
         std::vector<uint64_t> up(n), comp(n), down(n);
         auto drain = [&](Status s) {
             for (int j = 0; j < 2; j++) {
@@ -368,12 +373,19 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
             prof.mark("pack");
             if (!*packed) return Status::Ok();
             const DevSet &S = sets[i % 2];
-            const uint64_t mb = has_mask ? chunk_mask_bytes(c) : 0;
             std::vector<LaneCopy> copies = {{st, L.q, S.q.get(), 0, chunk_bytes(c, L.q_bytes, Lnb, Lnkh)},
                                             {st, L.k, S.k.get(), 0, chunk_bytes(c, L.k_bytes, Lnb, Lnkh)},
                                             {st, L.v, S.v.get(), 0, chunk_bytes(c, L.v_bytes, Lnb, Lnkh)}};
-            if (has_mask) copies.push_back({st, L.mask, S.m.get(), 0, mb});
-            return lane->submit(copies, i >= 2 ? comp[i - 2] : 0, false, &up[i]);
+            if (has_mask) copies.push_back({st, L.mask, S.m.get(), 0, chunk_mask_bytes(c)});
+            return lane->submit(Channel::Up, copies, i >= 2 ? comp[i - 2] : 0, false, &up[i]);
+        };
+        auto download = [&](size_t i) -> Status {
+            const Chunk &c = chunks[i];
+            Buffer *st = staging[i % 2].get();
+            const DevSet &S = sets[i % 2];
+            std::vector<LaneCopy> copies = {{S.out.get(), 0, st, L.out, chunk_bytes(c, L.out_bytes, Lnb, Lnkh)}};
+            if (has_lse) copies.push_back({S.lse.get(), 0, st, L.lse, chunk_bytes(c, L.lse_bytes, Lnb, Lnkh)});
+            return lane->submit(Channel::Down, copies, comp[i], true, &down[i]);
         };
         auto compute = [&](size_t i) -> Status {
             StreamScope scope(ctx, static_cast<int>(i & 1));
@@ -386,17 +398,11 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
             }
             VKA_RETURN_IF_ERROR(attn::record(ctx, chunks[i].desc, chunks[i].plan, sets[i % 2].bufs, &dispatches));
             comp[i] = lane->next_compute_value();
-            VKA_RETURN_IF_ERROR(cs.submit_timeline(lane->transfer_timeline(), up[i], lane->compute_timeline(), comp[i]));
+            VKA_RETURN_IF_ERROR(cs.submit_timeline({{lane->timeline(Channel::Up), up[i]},
+                                                    {lane->timeline(Channel::Down), i >= 2 ? down[i - 2] : 0}},
+                                                   lane->compute_timeline(), comp[i]));
             split = split || chunks[i].plan.parts > 1;
-            return Status::Ok();
-        };
-        auto download = [&](size_t i) -> Status {
-            const Chunk &c = chunks[i];
-            Buffer *st = staging[i % 2].get();
-            const DevSet &S = sets[i % 2];
-            std::vector<LaneCopy> copies = {{S.out.get(), 0, st, L.out, chunk_bytes(c, L.out_bytes, Lnb, Lnkh)}};
-            if (has_lse) copies.push_back({S.lse.get(), 0, st, L.lse, chunk_bytes(c, L.lse_bytes, Lnb, Lnkh)});
-            return lane->submit(copies, comp[i], true, &down[i]);
+            return late ? Status::Ok() : download(i);
         };
         bool packed = true;
         Status s = pack_upload(0, &packed);
@@ -408,8 +414,8 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
                 if (!s.ok() || !packed) break;
             }
             prof.mark("record");
-            s = download(i);
-            if (s.ok()) s = lane->wait_host(down[i]);
+            if (late) s = download(i);
+            if (s.ok()) s = lane->wait_host(Channel::Down, down[i]);
             prof.mark("gpu wait");
             if (s.ok()) unpack(chunks[i], static_cast<const char *>(staging[i % 2]->mapped()));
             prof.mark("unpack");
@@ -470,7 +476,8 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
     const attn::Plan &p0 = chunks.front().plan;
     ctx.last_call.path = attn::plan_path(p0, split);
     ctx.last_call.variant = cat(attn::plan_variant(p0), " host chunks ", chunks.size(), cvt ? " f16 compute" : "",
-                                lane ? (lane->same_queue() ? " lane on compute queue" : " transfer queue") : "");
+                                lane ? (lane->same_queue() ? " lane on compute queue" : " transfer queue") : "",
+                                lane && lane->late_downloads() ? " (late downloads)" : "");
     ctx.last_call.dispatches = dispatches;
     ctx.last_call.submits = static_cast<uint32_t>(chunks.size());
     ctx.last_call.gpu_ms = gpu_known ? gpu_ms : -1;

@@ -208,19 +208,29 @@ Status Context::init(const vkattn_context_options &o) {
     // timeline semaphores (VKATTN_TRANSFER_QUEUE: 0 off, same = on the
     // compute queue, for tests).
     enum class LaneMode { Off, Own, Same } lane_mode = LaneMode::Off;
+    bool same_late = false;
     if (have12.timelineSemaphore) {
         const char *e = std::getenv("VKATTN_TRANSFER_QUEUE");
-        if (e && std::strcmp(e, "same") == 0) lane_mode = LaneMode::Same;
-        else if (!(e && std::strcmp(e, "0") == 0) && caps_.transfer_queue_family >= 0) lane_mode = LaneMode::Own;
+        if (e && (std::strcmp(e, "same") == 0 || std::strcmp(e, "same-late") == 0)) {
+            lane_mode = LaneMode::Same;
+            same_late = std::strcmp(e, "same-late") == 0;
+        } else if (!(e && std::strcmp(e, "0") == 0) && caps_.transfer_queue_family >= 0) {
+            lane_mode = LaneMode::Own;
+        }
     }
-    float prio = 1.0f;
+    // Two transfer queues where the family has them: uploads and downloads.
+    const uint32_t lane_queues = lane_mode == LaneMode::Own ? std::min(2u, caps_.transfer_queue_count) : 0;
+    const float prio[2] = {1.0f, 1.0f};
     VkDeviceQueueCreateInfo qci[2]{{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO},
                                    {VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO}};
     qci[0].queueFamilyIndex = caps_.compute_queue_family;
     qci[0].queueCount = 1;
-    qci[0].pQueuePriorities = &prio;
+    qci[0].pQueuePriorities = prio;
     qci[1] = qci[0];
-    if (lane_mode == LaneMode::Own) qci[1].queueFamilyIndex = static_cast<uint32_t>(caps_.transfer_queue_family);
+    if (lane_mode == LaneMode::Own) {
+        qci[1].queueFamilyIndex = static_cast<uint32_t>(caps_.transfer_queue_family);
+        qci[1].queueCount = lane_queues;
+    }
     VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
     dci.pNext = &f2;
     dci.queueCreateInfoCount = lane_mode == LaneMode::Own ? 2 : 1;
@@ -231,14 +241,17 @@ Status Context::init(const vkattn_context_options &o) {
     vkGetDeviceQueue(device_, caps_.compute_queue_family, 0, &queue_);
     sharing_families_ = {caps_.compute_queue_family};
     if (lane_mode != LaneMode::Off) {
-        VkQueue tq = queue_;
+        VkQueue up = queue_, down = queue_;
         uint32_t family = caps_.compute_queue_family;
+        bool late = same_late;
         if (lane_mode == LaneMode::Own) {
             family = static_cast<uint32_t>(caps_.transfer_queue_family);
-            vkGetDeviceQueue(device_, family, 0, &tq);
+            vkGetDeviceQueue(device_, family, 0, &up);
+            vkGetDeviceQueue(device_, family, lane_queues - 1, &down);
+            late = lane_queues < 2;
             sharing_families_.push_back(family);
         }
-        VKA_RETURN_IF_ERROR(TransferLane::create(*this, tq, family, &lane_));
+        VKA_RETURN_IF_ERROR(TransferLane::create(*this, up, down, family, late, &lane_));
     }
 
     memory_ = std::make_unique<MemoryManager>(*this, heap_limit);

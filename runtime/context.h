@@ -30,6 +30,7 @@ struct Caps {
     VkPhysicalDeviceMemoryProperties mem{};
     uint32_t compute_queue_family = 0;
     int32_t transfer_queue_family = -1;  // a transfer-only family (copy engines), -1: none
+    uint32_t transfer_queue_count = 0;   // its queues
     bool subgroup_shuffle = false;  // the rest of the ops are in info.subgroup_ops
     bool subgroup_size_control = false;  // can require a size per pipeline
     std::vector<CoopMatShape> nv_coopmat;  // VK_NV_cooperative_matrix shapes

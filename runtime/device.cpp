@@ -245,6 +245,7 @@ void query_caps(VkPhysicalDevice pd, uint32_t index, Caps *caps) {
         const VkQueueFlags f = qf[i].queueFlags;
         if ((f & VK_QUEUE_TRANSFER_BIT) && !(f & (VK_QUEUE_GRAPHICS_BIT | VK_QUEUE_COMPUTE_BIT)) && qf[i].queueCount > 0) {
             c.transfer_queue_family = static_cast<int32_t>(i);
+            c.transfer_queue_count = qf[i].queueCount;
             break;
         }
     }

@@ -245,12 +245,12 @@ Status CommandStream::fill(Buffer *dst, uint64_t offset, uint64_t size, uint32_t
 }
 
 Status CommandStream::submit(bool wait_now) {
-    VKA_RETURN_IF_ERROR(submit_timeline(VK_NULL_HANDLE, 0, VK_NULL_HANDLE, 0));
+    VKA_RETURN_IF_ERROR(submit_timeline({}, VK_NULL_HANDLE, 0));
     if (wait_now) return wait();
     return Status::Ok();
 }
 
-Status CommandStream::submit_timeline(VkSemaphore wait_sem, uint64_t wait_value, VkSemaphore signal_sem,
+Status CommandStream::submit_timeline(std::initializer_list<TimelineWait> waits, VkSemaphore signal_sem,
                                       uint64_t signal_value) {
     if (!recording_) return Error(VKATTN_ERROR_INTERNAL, "submit() without begin()");
     if (queries_ && queries_used_ == query_capacity_ - 1) {  // more dispatches than slots: close the total
@@ -264,14 +264,18 @@ Status CommandStream::submit_timeline(VkSemaphore wait_sem, uint64_t wait_value,
     si.commandBufferCount = 1;
     si.pCommandBuffers = &cmd_;
     VkTimelineSemaphoreSubmitInfo ts{VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO};
-    const VkPipelineStageFlags wait_stage = kWork;
-    if (wait_sem || signal_sem) si.pNext = &ts;
-    if (wait_sem) {
-        si.waitSemaphoreCount = 1;
-        si.pWaitSemaphores = &wait_sem;
-        si.pWaitDstStageMask = &wait_stage;
-        ts.waitSemaphoreValueCount = 1;
-        ts.pWaitSemaphoreValues = &wait_value;
+    std::vector<VkSemaphore> wsem;
+    std::vector<uint64_t> wval;
+    for (const TimelineWait &w : waits)
+        if (w.sem && w.value) wsem.push_back(w.sem), wval.push_back(w.value);
+    const std::vector<VkPipelineStageFlags> wstage(wsem.size(), kWork);
+    if (!wsem.empty() || signal_sem) si.pNext = &ts;
+    if (!wsem.empty()) {
+        si.waitSemaphoreCount = static_cast<uint32_t>(wsem.size());
+        si.pWaitSemaphores = wsem.data();
+        si.pWaitDstStageMask = wstage.data();
+        ts.waitSemaphoreValueCount = static_cast<uint32_t>(wval.size());
+        ts.pWaitSemaphoreValues = wval.data();
     }
     if (signal_sem) {
         si.signalSemaphoreCount = 1;

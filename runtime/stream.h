@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -54,10 +55,14 @@ public:
     Status uniform(const void *data, uint64_t size, Binding *out);
     // Submit what was recorded; wait == true blocks until it completes.
     Status submit(bool wait);
-    // Submit after timeline semaphore `wait_sem` reaches wait_value (compute
-    // stage), signalling `signal_sem` = signal_value on completion (either
-    // semaphore may be VK_NULL_HANDLE).
-    Status submit_timeline(VkSemaphore wait_sem, uint64_t wait_value, VkSemaphore signal_sem, uint64_t signal_value);
+    // Submit once each timeline semaphore of `waits` reaches its value
+    // (entries with a null semaphore or value 0 are skipped), signalling
+    // `signal_sem` = signal_value on completion (may be VK_NULL_HANDLE).
+    struct TimelineWait {
+        VkSemaphore sem;
+        uint64_t value;
+    };
+    Status submit_timeline(std::initializer_list<TimelineWait> waits, VkSemaphore signal_sem, uint64_t signal_value);
     Status wait();
     bool recording() const { return recording_; }
 

@@ -4,24 +4,34 @@
 
 namespace vkattn {
 
-Status TransferLane::create(Context &ctx, VkQueue queue, uint32_t family, std::unique_ptr<TransferLane> *out) {
-    std::unique_ptr<TransferLane> l(new (std::nothrow) TransferLane(ctx));
-    if (!l) return Error(VKATTN_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-    VkDevice dev = ctx.device();
-    l->queue_ = queue;
-    l->family_ = family;
-    l->same_queue_ = queue == ctx.queue();
-    VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
-    pci.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
-    pci.queueFamilyIndex = family;
-    VKA_VK(vkCreateCommandPool(dev, &pci, nullptr, &l->pool_));
+namespace {
+Status timeline_semaphore(VkDevice dev, VkSemaphore *out) {
     VkSemaphoreTypeCreateInfo ti{VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO};
     ti.semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE;
     ti.initialValue = 0;
     VkSemaphoreCreateInfo si{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO};
     si.pNext = &ti;
-    VKA_VK(vkCreateSemaphore(dev, &si, nullptr, &l->transfer_));
-    VKA_VK(vkCreateSemaphore(dev, &si, nullptr, &l->compute_));
+    VKA_VK(vkCreateSemaphore(dev, &si, nullptr, out));
+    return Status::Ok();
+}
+}  // namespace
+
+Status TransferLane::create(Context &ctx, VkQueue up, VkQueue down, uint32_t family, bool late_downloads,
+                            std::unique_ptr<TransferLane> *out) {
+    std::unique_ptr<TransferLane> l(new (std::nothrow) TransferLane(ctx));
+    if (!l) return Error(VKATTN_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    VkDevice dev = ctx.device();
+    l->ch_[0].queue = up;
+    l->ch_[1].queue = down;
+    l->family_ = family;
+    l->same_queue_ = up == ctx.queue();
+    l->late_downloads_ = late_downloads;
+    VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+    pci.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+    pci.queueFamilyIndex = family;
+    VKA_VK(vkCreateCommandPool(dev, &pci, nullptr, &l->pool_));
+    for (Chan &c : l->ch_) VKA_RETURN_IF_ERROR(timeline_semaphore(dev, &c.sem));
+    VKA_RETURN_IF_ERROR(timeline_semaphore(dev, &l->compute_));
     *out = std::move(l);
     return Status::Ok();
 }
@@ -29,13 +39,14 @@ Status TransferLane::create(Context &ctx, VkQueue queue, uint32_t family, std::u
 TransferLane::~TransferLane() {
     VkDevice dev = ctx_.device();
     (void)drain();
-    if (transfer_) vkDestroySemaphore(dev, transfer_, nullptr);
+    for (Chan &c : ch_)
+        if (c.sem) vkDestroySemaphore(dev, c.sem, nullptr);
     if (compute_) vkDestroySemaphore(dev, compute_, nullptr);
     if (pool_) vkDestroyCommandPool(dev, pool_, nullptr);  // frees the slots' command buffers
 }
 
 Status TransferLane::wait_value(VkSemaphore s, uint64_t v) {
-    if (v == 0) return Status::Ok();
+    if (v == 0 || !s) return Status::Ok();
     VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO};
     wi.semaphoreCount = 1;
     wi.pSemaphores = &s;
@@ -45,26 +56,32 @@ Status TransferLane::wait_value(VkSemaphore s, uint64_t v) {
     return Status::Ok();
 }
 
-Status TransferLane::wait_host(uint64_t value) { return wait_value(transfer_, value); }
+Status TransferLane::wait_host(Channel ch, uint64_t value) { return wait_value(timeline(ch), value); }
 
 Status TransferLane::drain() {
-    VKA_RETURN_IF_ERROR(wait_value(transfer_, transfer_value_));
-    // Compute values handed out but never submitted (an error between
-    // next_compute_value() and the submit) would never arrive: wait only for
-    // what the semaphore can reach, i.e. the compute queue going idle.
+    // Every lane submission waits only for compute values already submitted,
+    // so each channel's last value arrives; then the compute queue idles
+    // (compute values handed out but never submitted are not waited for).
+    Status first = Status::Ok();
+    for (Chan &c : ch_) {
+        Status s = wait_value(c.sem, c.value);
+        if (!s.ok() && first.ok()) first = s;
+    }
     const VkResult r = vkQueueWaitIdle(ctx_.queue());
-    if (r != VK_SUCCESS) return vk_status(r, "vkQueueWaitIdle");
-    return Status::Ok();
+    if (r != VK_SUCCESS && first.ok()) first = vk_status(r, "vkQueueWaitIdle");
+    return first;
 }
 
-Status TransferLane::submit(const std::vector<LaneCopy> &copies, uint64_t wait_compute, bool to_host,
+Status TransferLane::submit(Channel ch, const std::vector<LaneCopy> &copies, uint64_t wait_compute, bool to_host,
                             uint64_t *signaled) {
     VkDevice dev = ctx_.device();
-    // A command buffer whose last submission has completed, else a new one.
+    Chan &c = ch_[static_cast<int>(ch)];
+    // A command buffer of this channel whose last submission has completed,
+    // else a new one.
     uint64_t done = 0;
-    VKA_VK(vkGetSemaphoreCounterValue(dev, transfer_, &done));
+    VKA_VK(vkGetSemaphoreCounterValue(dev, c.sem, &done));
     Slot *slot = nullptr;
-    for (Slot &s : slots_)
+    for (Slot &s : c.slots)
         if (s.value <= done) {
             slot = &s;
             break;
@@ -76,17 +93,17 @@ Status TransferLane::submit(const std::vector<LaneCopy> &copies, uint64_t wait_c
         ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
         ai.commandBufferCount = 1;
         VKA_VK(vkAllocateCommandBuffers(dev, &ai, &s.cmd));
-        slots_.push_back(s);
-        slot = &slots_.back();
+        c.slots.push_back(s);
+        slot = &c.slots.back();
     }
     VKA_VK(vkResetCommandBuffer(slot->cmd, 0));
     VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
     VKA_VK(vkBeginCommandBuffer(slot->cmd, &bi));
-    for (const LaneCopy &c : copies) {
-        if (!c.size) continue;
-        VkBufferCopy region{c.src_offset, c.dst_offset, c.size};
-        vkCmdCopyBuffer(slot->cmd, c.src->handle(), c.dst->handle(), 1, &region);
+    for (const LaneCopy &cp : copies) {
+        if (!cp.size) continue;
+        VkBufferCopy region{cp.src_offset, cp.dst_offset, cp.size};
+        vkCmdCopyBuffer(slot->cmd, cp.src->handle(), cp.dst->handle(), 1, &region);
     }
     if (to_host) {  // the CPU reads what the copies wrote
         VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
@@ -97,7 +114,7 @@ Status TransferLane::submit(const std::vector<LaneCopy> &copies, uint64_t wait_c
     }
     VKA_VK(vkEndCommandBuffer(slot->cmd));
 
-    const uint64_t value = transfer_value_ + 1;
+    const uint64_t value = c.value + 1;
     VkTimelineSemaphoreSubmitInfo ts{VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO};
     const VkPipelineStageFlags wait_stage = VK_PIPELINE_STAGE_TRANSFER_BIT;
     VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
@@ -110,13 +127,13 @@ Status TransferLane::submit(const std::vector<LaneCopy> &copies, uint64_t wait_c
         ts.pWaitSemaphoreValues = &wait_compute;
     }
     si.signalSemaphoreCount = 1;
-    si.pSignalSemaphores = &transfer_;
+    si.pSignalSemaphores = &c.sem;
     ts.signalSemaphoreValueCount = 1;
     ts.pSignalSemaphoreValues = &value;
     si.commandBufferCount = 1;
     si.pCommandBuffers = &slot->cmd;
-    VKA_VK(vkQueueSubmit(queue_, 1, &si, VK_NULL_HANDLE));
-    transfer_value_ = value;
+    VKA_VK(vkQueueSubmit(c.queue, 1, &si, VK_NULL_HANDLE));
+    c.value = value;
     slot->value = value;
     *signaled = value;
     return Status::Ok();

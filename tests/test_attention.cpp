@@ -345,10 +345,11 @@ TEST_CASE("attention: host path in several chunks", "[attention]") {
     const vkattn_context_options o = staging_options();  // (imports serve this call whole)
     TestContext ctx(&o);
     VKA_REQUIRE_DEVICE(ctx.ctx);
-    // One batch per chunk here (about 2.7 MB each against a 4 MB budget):
+    // One batch per chunk here (about 2.7 MB each, VKATTN_HOST_CHUNKS=B):
     // 2, 3, 4 and 6 chunks take turns in the two staging buffers; a
     // per-batch mask (with -inf rows once) and lse ride along.
     for (int64_t B : {4, 2, 3, 6}) {
+        EnvGuard chunks("VKATTN_HOST_CHUNKS", std::to_string(B).c_str());
         Case c;
         c.dtype = VKATTN_DTYPE_F32, c.B = B, c.Hq = 4, c.Nq = c.Nk = 600, c.D = 64, c.host = true;
         c.mask_kind = VKATTN_MASK_ADDITIVE, c.mask_shape[1] = 1, c.mask_neg_inf = B == 6;

@@ -53,16 +53,23 @@ TEST_CASE("host lane: chunked calls give the single-queue bytes", "[attention][h
     auto lane = lane_context("same");
     VKA_REQUIRE_DEVICE(lane->ctx);
     auto plain = lane_context("0");
-    // One batch per chunk (about 2.7 MB each against a 4 MB budget): 2, 3
+    // One batch per chunk (about 2.7 MB each, VKATTN_HOST_CHUNKS=B): 2, 3
     // and 6 chunks rotate through both buffer sets; masks (shared and per
-    // batch, -inf rows once) and lse ride along.
-    for (int64_t B : {2, 3, 6}) {
-        Case c;
-        c.dtype = VKATTN_DTYPE_F32, c.B = B, c.Hq = 4, c.Nq = c.Nk = 600, c.D = 64, c.host = true;
-        c.flags = VKATTN_ATTENTION_LSE;
-        c.mask_kind = VKATTN_MASK_ADDITIVE, c.mask_shape[1] = 1, c.mask_neg_inf = B == 6;
-        if (B == 3) c.mask_shape[0] = 1;
-        same_bytes_on_both(*lane, *plain, c, static_cast<uint32_t>(B));
+    // batch, -inf rows once) and lse ride along. Both submission orders:
+    // downloads queued right after their kernel (two transfer queues), and
+    // after the next upload (one transfer queue).
+    auto late = lane_context("same-late");
+    for (vkattn_context l : {lane->ctx, late->ctx}) {
+        for (int64_t B : {2, 3, 6}) {
+            EnvGuard chunks("VKATTN_HOST_CHUNKS", std::to_string(B).c_str());
+            Case c;
+            c.dtype = VKATTN_DTYPE_F32, c.B = B, c.Hq = 4, c.Nq = c.Nk = 600, c.D = 64, c.host = true;
+            c.flags = VKATTN_ATTENTION_LSE;
+            c.mask_kind = VKATTN_MASK_ADDITIVE, c.mask_shape[1] = 1, c.mask_neg_inf = B == 6;
+            if (B == 3) c.mask_shape[0] = 1;
+            same_bytes_on_both(l, *plain, c, static_cast<uint32_t>(B));
+            CHECK((last_call(l).variant.find("late downloads") != std::string::npos) == (l == late->ctx));
+        }
     }
     {  // f16, grouped-query heads, Dv != D, BNHD views: chunks over kv heads
         EnvGuard chunks("VKATTN_HOST_CHUNKS", "4");
@@ -104,6 +111,7 @@ TEST_CASE("host lane: many calls in a row reuse its command buffers", "[attentio
 TEST_CASE("host lane: f16 compute overflowing in a later chunk reruns exactly", "[attention][host][lane]") {
     auto lane = lane_context("same");
     VKA_REQUIRE_DEVICE(lane->ctx);
+    EnvGuard chunks("VKATTN_HOST_CHUNKS", "4");
     Case c;
     c.dtype = VKATTN_DTYPE_F32, c.B = 4, c.Hq = 4, c.Nq = c.Nk = 600, c.D = 64, c.host = true;
     c.flags = VKATTN_ATTENTION_LSE;
