@@ -321,6 +321,17 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
         return mb;
     };
 
+    // Whatever way this function is left (an error, an exception from a
+    // copy), no GPU work may still use the buffers above when they are freed:
+    // recordings in progress are dropped, submitted work is waited for.
+    struct Quiesce {
+        Context &ctx;
+        ~Quiesce() {
+            for (int j = 0; j < 2; j++) ctx.stream(j).abandon();
+            if (ctx.lane()) (void)ctx.lane()->drain();
+            for (int j = 0; j < 2; j++) (void)ctx.stream(j).wait();
+        }
+    } quiesce{ctx};
     CommandStream &stream = ctx.stream();
     uint32_t dispatches = 0;
     double gpu_ms = 0;
@@ -329,11 +340,6 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
         double t = stream.last_gpu_ms();
         if (t < 0) gpu_known = false;
         else gpu_ms += t;
-    };
-    auto fail = [&](Status s) {
-        if (stream.recording()) (void)stream.submit(true);
-        else (void)stream.wait();
-        return s;
     };
     {
         int64_t last = 0;
@@ -357,15 +363,6 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
         const size_t n = chunks.size();
         const bool late = lane->late_downloads();
         std::vector<uint64_t> up(n), comp(n), down(n);
-        auto drain = [&](Status s) {
-            for (int j = 0; j < 2; j++) {
-                CommandStream &cs = ctx.stream(j);
-                if (cs.recording()) (void)cs.submit(true);
-            }
-            (void)lane->drain();
-            for (int j = 0; j < 2; j++) (void)ctx.stream(j).wait();
-            return s;
-        };
         auto pack_upload = [&](size_t i, bool *packed) -> Status {
             const Chunk &c = chunks[i];
             Buffer *st = staging[i % 2].get();
@@ -420,10 +417,10 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
             if (s.ok()) unpack(chunks[i], static_cast<const char *>(staging[i % 2]->mapped()));
             prof.mark("unpack");
         }
-        if (!s.ok()) return drain(s);
+        if (!s.ok()) return s;  // quiesce waits for what was submitted
         if (!packed) {
             *overflow = true;  // the caller runs the call again without converting
-            return drain(Status::Ok());
+            return Status::Ok();
         }
         for (size_t i = n >= 2 ? n - 2 : 0; i < n; i++) {  // the last kernel of each stream
             CommandStream &cs = ctx.stream(static_cast<int>(i & 1));
@@ -444,7 +441,7 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
         }
         Status s = stream.begin();  // waits for chunk i-1
         prof.mark("gpu wait");
-        if (!s.ok()) return fail(s);
+        if (!s.ok()) return s;
         if (i > 0) note_time();
         const uint64_t qb = chunk_bytes(c, L.q_bytes, Lnb, Lnkh), kb = chunk_bytes(c, L.k_bytes, Lnb, Lnkh),
                        vb = chunk_bytes(c, L.v_bytes, Lnb, Lnkh), ob = chunk_bytes(c, L.out_bytes, Lnb, Lnkh),
@@ -458,7 +455,7 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
         if (s.ok()) s = stream.copy(dout, 0, st, L.out, ob);
         if (s.ok() && has_lse) s = stream.copy(dlse, 0, st, L.lse, lb);
         if (s.ok()) s = stream.submit(false);
-        if (!s.ok()) return fail(s);
+        if (!s.ok()) return s;
         split = split || c.plan.parts > 1;
         prof.mark("record");
         if (i > 0) unpack(chunks[i - 1], static_cast<const char *>(staging[(i - 1) % nstage]->mapped()));

@@ -244,6 +244,12 @@ Status CommandStream::fill(Buffer *dst, uint64_t offset, uint64_t size, uint32_t
     return Status::Ok();
 }
 
+void CommandStream::abandon() {
+    if (!recording_) return;
+    (void)vkEndCommandBuffer(cmd_);  // begin() resets it
+    recording_ = false;
+}
+
 Status CommandStream::submit(bool wait_now) {
     VKA_RETURN_IF_ERROR(submit_timeline({}, VK_NULL_HANDLE, 0));
     if (wait_now) return wait();

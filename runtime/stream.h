@@ -55,6 +55,8 @@ public:
     Status uniform(const void *data, uint64_t size, Binding *out);
     // Submit what was recorded; wait == true blocks until it completes.
     Status submit(bool wait);
+    // Ends a recording without submitting it (after an error part-way).
+    void abandon();
     // Submit once each timeline semaphore of `waits` reaches its value
     // (entries with a null semaphore or value 0 are skipped), signalling
     // `signal_sem` = signal_value on completion (may be VK_NULL_HANDLE).

@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include <unistd.h>
+#include <pthread.h>
 
 namespace vkattn {
 namespace {
@@ -64,15 +64,10 @@ private:
         }
     }
 
-    // Up to `want` pool threads (at most host_threads() - 1). A fork()ed
-    // child starts over: its parent's threads do not exist there.
+    // Up to `want` pool threads (at most host_threads() - 1).
     void grow(unsigned want) {
         want = std::min(want, host_threads() - 1);
         std::lock_guard<std::mutex> l(mu_);
-        if (pid_ != getpid()) {
-            workers_.clear();  // leaked on purpose: not joinable in this process
-            pid_ = getpid();
-        }
         while (workers_.size() < want && !failed_) {
             try {
                 workers_.push_back(new std::thread([this] { worker(); }));
@@ -88,7 +83,6 @@ private:
     std::mutex mu_;
     std::condition_variable wake_, finished_;
     std::vector<std::thread *> workers_;
-    pid_t pid_ = getpid();
     bool failed_ = false;
     const std::function<void(unsigned)> *job_ = nullptr;
     unsigned parts_ = 0, done_ = 0, inside_ = 0;
@@ -96,11 +90,24 @@ private:
     uint64_t gen_ = 0;
 };
 
+// The pool of this process. A fork()ed child gets a new one from the atfork
+// handler (only the forking thread exists then): the parent's threads are
+// not there, and its mutexes and condition variables may be mid-use (a
+// condition variable still counts the parent's sleeping waiters, so
+// notifying it in the child can block forever). The old pool is leaked on
+// purpose. Pools are never destroyed: their threads sleep until the process
+// ends, and no static destructor has to join threads that may be mid-job.
+WorkerPool *g_pool = nullptr;
+std::once_flag g_pool_once;
+
+void new_pool_in_child() { g_pool = new WorkerPool; }
+
 WorkerPool &pool() {
-    // Never destroyed: its threads sleep until the process ends, and no
-    // static destructor has to join threads that may be mid-job.
-    static WorkerPool *p = new WorkerPool;
-    return *p;
+    std::call_once(g_pool_once, [] {
+        g_pool = new WorkerPool;
+        pthread_atfork(nullptr, nullptr, new_pool_in_child);
+    });
+    return *g_pool;
 }
 
 }  // namespace

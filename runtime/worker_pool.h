@@ -17,9 +17,9 @@ unsigned host_threads();
 // thread and up to parts - 1 pool threads, and returns when all parts are
 // done. Parts must not throw. Calls from different threads take turns; a
 // call from inside fn runs its parts on the calling thread. Where threads
-// cannot be started (or after fork() in the child, whose pool threads are
-// gone) the calling thread runs the parts itself: the result never depends
-// on how many threads ran them.
+// cannot be started the calling thread runs the parts itself: the result
+// never depends on how many threads ran them. A fork()ed child starts a
+// pool of its own on its first call.
 void parallel_parts(unsigned parts, const std::function<void(unsigned)> &fn);
 
 }  // namespace vkattn

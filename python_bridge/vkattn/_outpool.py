@@ -16,6 +16,7 @@ first; vkattn.empty_host_cache() drops them all and
 vkattn.host_cache_info() reports what is held.
 """
 
+import collections
 import ctypes
 import os
 import threading
@@ -34,41 +35,68 @@ def _limit_from_env():
 
 class _Lease:
     """Held (through a ctypes array) by the output's memory: when the last
-    tensor or array over it is freed, the block goes back to the pool."""
+    tensor or array over it is freed, the block is queued for return. The
+    finalizer only appends to a deque (atomic, no lock): it may run in the
+    middle of a pool call on the same thread (the garbage collector freeing a
+    cycle), where touching the free list would corrupt a search."""
 
-    __slots__ = ("pool", "block", "nbytes")
+    __slots__ = ("returned", "block", "nbytes")
 
-    def __init__(self, pool, block, nbytes):
-        self.pool = pool
+    def __init__(self, returned, block, nbytes):
+        self.returned = returned
         self.block = block
         self.nbytes = nbytes
 
     def __del__(self):
-        self.pool._give_back(self.block, self.nbytes)
+        self.returned.append((self.block, self.nbytes))
 
 
 class OutputPool:
     def __init__(self, limit=None, min_bytes=MIN_BYTES):
         self.limit = _limit_from_env() if limit is None else limit
         self.min_bytes = min_bytes
-        self._lock = threading.RLock()  # re-entrant: a lease may die inside a pool call
+        self._lock = threading.Lock()
+        self._returned = collections.deque()  # (block, nbytes) of dead outputs
         self._free = []   # blocks (numpy uint8 arrays), oldest first
         self.hits = 0
         self.misses = 0
         self.leased_bytes = 0
+        if hasattr(os, "register_at_fork"):  # a child must not inherit a held lock
+            os.register_at_fork(after_in_child=self._new_lock)
+
+    def _new_lock(self):
+        self._lock = threading.Lock()
+
+    def _collect(self):
+        """Moves returned blocks to the free list and trims it to the limit
+        (lock held)."""
+        while True:
+            try:
+                block, nbytes = self._returned.popleft()
+            except IndexError:
+                break
+            self.leased_bytes -= nbytes
+            if 0 < self.limit and block.nbytes <= self.limit:
+                self._free.append(block)
+        total = sum(b.nbytes for b in self._free)
+        while self._free and total > self.limit:
+            total -= self._free.pop(0).nbytes
 
     def free_bytes(self):
         with self._lock:
+            self._collect()
             return sum(b.nbytes for b in self._free)
 
     def info(self):
         with self._lock:
+            self._collect()
             return {"cached_bytes": sum(b.nbytes for b in self._free), "cached_blocks": len(self._free),
                     "leased_bytes": self.leased_bytes, "hits": self.hits, "misses": self.misses,
                     "limit_bytes": self.limit}
 
     def clear(self):
         with self._lock:
+            self._collect()
             self._free = []
 
     def _take(self, need):
@@ -76,25 +104,17 @@ class OutputPool:
         (best fit), else a new one."""
         import numpy as np
         with self._lock:
+            self._collect()
             best = None
-            for i, b in enumerate(self._free):
-                if need <= b.nbytes <= need + need // 4 + GRAIN and (best is None or b.nbytes < self._free[best].nbytes):
-                    best = i
+            for b in self._free:
+                if need <= b.nbytes <= need + need // 4 + GRAIN and (best is None or b.nbytes < best.nbytes):
+                    best = b
             if best is not None:
+                self._free = [b for b in self._free if b is not best]
                 self.hits += 1
-                return self._free.pop(best)
+                return best
             self.misses += 1
         return np.empty((need + GRAIN - 1) // GRAIN * GRAIN, dtype=np.uint8)
-
-    def _give_back(self, block, nbytes):
-        with self._lock:
-            self.leased_bytes -= nbytes
-            if self.limit <= 0 or block.nbytes > self.limit:
-                return
-            self._free.append(block)
-            total = sum(b.nbytes for b in self._free)
-            while total > self.limit:
-                total -= self._free.pop(0).nbytes
 
     def lease(self, nbytes, align=0):
         """A writable numpy uint8 array of `nbytes` bytes (aligned to `align`
@@ -107,9 +127,9 @@ class OutputPool:
         addr = block.ctypes.data
         off = (-addr) % align if align > 0 else 0
         raw = (ctypes.c_char * nbytes).from_address(addr + off)
-        raw._vkattn_lease = _Lease(self, block, nbytes)
         with self._lock:
             self.leased_bytes += nbytes
+        raw._vkattn_lease = _Lease(self._returned, block, nbytes)
         return np.frombuffer(raw, dtype=np.uint8)
 
 

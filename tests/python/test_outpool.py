@@ -118,3 +118,17 @@ def test_public_info():
     assert set(info) >= {"cached_bytes", "leased_bytes", "hits", "misses", "limit_bytes"}
     vkattn.empty_host_cache()
     assert vkattn.host_cache_info()["cached_bytes"] == 0
+
+
+def test_returns_wait_for_the_next_pool_call():
+    """A dying output only queues its block: the free list changes under the
+    pool's lock, never inside a finalizer (which may run mid-search)."""
+    p = _outpool.OutputPool(limit=1 << 30, min_bytes=1)
+    a = p.lease(3 * _outpool.GRAIN)
+    b = p.lease(_outpool.GRAIN)
+    del a, b
+    gc.collect()
+    assert p._free == [] and len(p._returned) == 2
+    big = p.lease(3 * _outpool.GRAIN)  # best fit among the returned: the big block
+    assert p.info()["hits"] == 1 and big.nbytes == 3 * _outpool.GRAIN
+    assert p.info()["cached_blocks"] == 1 and p.info()["leased_bytes"] == 3 * _outpool.GRAIN
