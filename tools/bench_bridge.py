@@ -124,7 +124,7 @@ def run_case(name, args, dtype, ctx, cpu_fn):
     if not args.no_cpu:
         h, nq = cpu_subset(B, H, Nq, Nk, D, args.cpu_budget_gflop, args.cpu_max_scores_mb << 20)
         qs, ks, vs = q[:, :h, :nq].contiguous(), k[:, :h].contiguous(), v[:, :h].contiguous()
-        cms, _ = timed(lambda: cpu_fn(qs, ks, vs), max(1, args.cpu_repeat), 0)
+        cms, _ = timed(lambda: cpu_fn(qs, ks, vs), max(1, args.cpu_repeat), 1)
         factor = (H / h) * (Nq / nq)
         row["cpu_ms"] = cms * factor
         row["cpu_scaled"] = "" if factor == 1 else "x%.4g (%d/%d heads, %d/%d rows)" % (factor, h, H, nq, Nq)
@@ -151,9 +151,9 @@ def main():
     ap.add_argument("--precision", default="exact", choices=["exact", "f16"],
                     help="f32 inputs: exact f32 arithmetic, or computed as f16 (VKATTN_ATTENTION_F16_COMPUTE)")
     ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--no-cpu", action="store_true", help="skip PyTorch's CPU attention")
-    ap.add_argument("--cpu-repeat", type=int, default=1)
+    ap.add_argument("--cpu-repeat", type=int, default=3)
     ap.add_argument("--cpu-budget-gflop", type=float, default=60.0,
                     help="time CPU attention on a subset of heads/rows above this much work")
     ap.add_argument("--cpu-max-scores-mb", type=int, default=1024)
@@ -182,8 +182,8 @@ def main():
                                                          torch.__version__, torch.get_num_threads()),
         "cpu_attention": cpu_name,
         "cuda": torch.cuda.get_device_name(0) if args.cuda else None,
-        "timing": "median of %d wall-clock runs after %d warm-up; host tensors in, host tensor out" % (
-            args.repeat, args.warmup),
+        "timing": "median of %d wall-clock runs after %d warm-up; host tensors in, host tensor out; torch CPU "
+                  "median of %d after 1 warm-up" % (args.repeat, args.warmup, max(1, args.cpu_repeat)),
     }
     rows = []
     for n in names:
