@@ -233,36 +233,22 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
     }
 
     std::vector<Chunk> chunks;
-    auto add_chunk = [&](int64_t b0, int64_t cnb, int64_t kh0, int64_t cnkh) -> Status {
-        Chunk c;
-        c.b0 = b0, c.nb = cnb, c.kh0 = kh0, c.nkh = cnkh;
-        c.desc = dd;
-        const int64_t nh = c.nkh * G;
-        c.desc.q = dense(c.nb, nh, Nq, D);
-        c.desc.k = dense(c.nb, c.nkh, Nk, D);
-        c.desc.v = dense(c.nb, c.nkh, Nk, Dv);
-        c.desc.out = dense(c.nb, nh, Nq, Dv);
-        if (has_lse) c.desc.lse = dense(c.nb, nh, Nq, 1);
-        if (has_mask)
-            c.desc.mask = dense(d.mask.shape[0] == 1 ? 1 : c.nb, d.mask.shape[1] == 1 ? 1 : nh, d.mask.shape[2],
-                                d.mask.shape[3]);
-        VKA_RETURN_IF_ERROR(attn::make_plan(ctx, c.desc, &c.plan));
-        chunks.push_back(c);
-        return Status::Ok();
-    };
     for (int64_t b0 = 0; b0 < B; b0 += nb)
         for (int64_t kh0 = 0; kh0 < Hkv; kh0 += nkh) {
-            const int64_t cnb = std::min(nb, B - b0), cnkh = std::min(nkh, Hkv - kh0);
-            // Nothing overlaps the first chunk's packing and upload: where
-            // chunks run over heads, the first is cut in two, a third and
-            // the rest (Flux f32 on the H200: 1, 2, then 3 heads a chunk).
-            if (b0 == 0 && kh0 == 0 && cnkh >= 2 && cnkh < Hkv) {
-                const int64_t a = std::max<int64_t>(1, cnkh / 3);
-                VKA_RETURN_IF_ERROR(add_chunk(b0, cnb, 0, a));
-                VKA_RETURN_IF_ERROR(add_chunk(b0, cnb, a, cnkh - a));
-                continue;
-            }
-            VKA_RETURN_IF_ERROR(add_chunk(b0, cnb, kh0, cnkh));
+            Chunk c;
+            c.b0 = b0, c.nb = std::min(nb, B - b0), c.kh0 = kh0, c.nkh = std::min(nkh, Hkv - kh0);
+            c.desc = dd;
+            const int64_t nh = c.nkh * G;
+            c.desc.q = dense(c.nb, nh, Nq, D);
+            c.desc.k = dense(c.nb, c.nkh, Nk, D);
+            c.desc.v = dense(c.nb, c.nkh, Nk, Dv);
+            c.desc.out = dense(c.nb, nh, Nq, Dv);
+            if (has_lse) c.desc.lse = dense(c.nb, nh, Nq, 1);
+            if (has_mask)
+                c.desc.mask = dense(d.mask.shape[0] == 1 ? 1 : c.nb, d.mask.shape[1] == 1 ? 1 : nh, d.mask.shape[2],
+                                    d.mask.shape[3]);
+            VKA_RETURN_IF_ERROR(attn::make_plan(ctx, c.desc, &c.plan));
+            chunks.push_back(c);
         }
 
     const Layout L = layout_of(std::min(nb, B), std::min(nkh, Hkv));

@@ -360,16 +360,6 @@ TEST_CASE("attention: host path in several chunks", "[attention]") {
         REQUIRE(vkattn_context_last_call(ctx, &info) == VKATTN_SUCCESS);
         CHECK(info.submits == static_cast<uint32_t>(B));
     }
-    {  // chunks over heads: the first group of 3 heads is cut into 1 + 2
-        EnvGuard chunks("VKATTN_HOST_CHUNKS", "2");
-        Case c;
-        c.dtype = VKATTN_DTYPE_F16, c.B = 1, c.Hq = 6, c.Nq = 300, c.Nk = 333, c.D = 40, c.host = true;
-        c.flags = VKATTN_ATTENTION_LSE;
-        run_and_check(ctx, c);
-        vkattn_call_info info = VKATTN_CALL_INFO_INIT;
-        REQUIRE(vkattn_context_last_call(ctx, &info) == VKATTN_SUCCESS);
-        CHECK(info.submits == 3u);
-    }
 }
 
 // Host calls of 1 MiB and more run on the caller's memory imported into the
