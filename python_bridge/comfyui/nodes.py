@@ -111,6 +111,9 @@ def info_text():
             lines.append("vkattn memory: in use %s, reserved %s, peak %s, budget %s, staging %s" % (
                 _fmt_bytes(m["in_use"]), _fmt_bytes(m["reserved"]), _fmt_bytes(m["peak"]), _fmt_bytes(m["budget"]),
                 _fmt_bytes(m["staging_bytes"])))
+            hc = vk.host_cache_info()
+            lines.append("host output blocks: %s held by outputs, %s cached (limit %s, VKATTN_HOST_CACHE_MB)" % (
+                _fmt_bytes(hc["leased_bytes"]), _fmt_bytes(hc["cached_bytes"]), _fmt_bytes(hc["limit_bytes"])))
         except Exception as e:
             lines.append("device: unavailable (%s)" % e)
     s = _vk.stats()

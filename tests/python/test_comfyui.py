@@ -322,6 +322,7 @@ def test_info_and_install_nodes(patched):
     res = NODE_CLASS_MAPPINGS["VkattnInfo"]().info()
     text = res["result"][0]
     assert "device:" in text and "vkattn memory" in text and "comfyui: 1 served" in text
+    assert "host output blocks:" in text
     assert info_text() == text or "comfyui" in info_text()
     node = NODE_CLASS_MAPPINGS["VkattnInstallSDPA"]()
     try:
