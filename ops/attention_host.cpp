@@ -324,9 +324,12 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
     // Whatever way this function is left (an error, an exception from a
     // copy), no GPU work may still use the buffers above when they are freed:
     // recordings in progress are dropped, submitted work is waited for.
+    // A call that completes has waited for all of it already (done = true).
     struct Quiesce {
         Context &ctx;
+        bool done = false;
         ~Quiesce() {
+            if (done) return;
             for (int j = 0; j < 2; j++) ctx.stream(j).abandon();
             if (ctx.lane()) (void)ctx.lane()->drain();
             for (int j = 0; j < 2; j++) (void)ctx.stream(j).wait();
@@ -336,8 +339,8 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
     uint32_t dispatches = 0;
     double gpu_ms = 0;
     bool gpu_known = true;
-    auto note_time = [&] {
-        double t = stream.last_gpu_ms();
+    auto note_time = [&](const CommandStream &cs) {
+        const double t = cs.last_gpu_ms();
         if (t < 0) gpu_known = false;
         else gpu_ms += t;
     };
@@ -388,11 +391,7 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
             StreamScope scope(ctx, static_cast<int>(i & 1));
             CommandStream &cs = ctx.stream();
             VKA_RETURN_IF_ERROR(cs.begin(false));  // waits for chunk i-2's kernel on this stream
-            if (i >= 2) {
-                const double t = cs.last_gpu_ms();
-                if (t < 0) gpu_known = false;
-                else gpu_ms += t;
-            }
+            if (i >= 2) note_time(cs);
             VKA_RETURN_IF_ERROR(attn::record(ctx, chunks[i].desc, chunks[i].plan, sets[i % 2].bufs, &dispatches));
             comp[i] = lane->next_compute_value();
             VKA_RETURN_IF_ERROR(cs.submit_timeline({{lane->timeline(Channel::Up), up[i]},
@@ -425,9 +424,7 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
         for (size_t i = n >= 2 ? n - 2 : 0; i < n; i++) {  // the last kernel of each stream
             CommandStream &cs = ctx.stream(static_cast<int>(i & 1));
             VKA_RETURN_IF_ERROR(cs.wait());
-            const double t = cs.last_gpu_ms();
-            if (t < 0) gpu_known = false;
-            else gpu_ms += t;
+            note_time(cs);
         }
     }
     for (size_t i = 0; !lane && i < chunks.size(); i++) {
@@ -442,7 +439,7 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
         Status s = stream.begin();  // waits for chunk i-1
         prof.mark("gpu wait");
         if (!s.ok()) return s;
-        if (i > 0) note_time();
+        if (i > 0) note_time(stream);
         const uint64_t qb = chunk_bytes(c, L.q_bytes, Lnb, Lnkh), kb = chunk_bytes(c, L.k_bytes, Lnb, Lnkh),
                        vb = chunk_bytes(c, L.v_bytes, Lnb, Lnkh), ob = chunk_bytes(c, L.out_bytes, Lnb, Lnkh),
                        lb = chunk_bytes(c, L.lse_bytes, Lnb, Lnkh);
@@ -465,7 +462,7 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
         Status s = stream.wait();
         prof.mark("gpu wait");
         if (!s.ok()) return s;
-        note_time();
+        note_time(stream);
         unpack(chunks.back(), static_cast<const char *>(staging[(chunks.size() - 1) % nstage]->mapped()));
         prof.mark("unpack");
     }
@@ -478,6 +475,7 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
     ctx.last_call.dispatches = dispatches;
     ctx.last_call.submits = static_cast<uint32_t>(chunks.size());
     ctx.last_call.gpu_ms = gpu_known ? gpu_ms : -1;
+    quiesce.done = true;
     ctx.last_call.dispatch_ms.clear();  // chunks ran on two streams: only the total is meaningful
     return Status::Ok();
 }

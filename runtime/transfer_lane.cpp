@@ -23,7 +23,6 @@ Status TransferLane::create(Context &ctx, VkQueue up, VkQueue down, uint32_t fam
     VkDevice dev = ctx.device();
     l->ch_[0].queue = up;
     l->ch_[1].queue = down;
-    l->family_ = family;
     l->same_queue_ = up == ctx.queue();
     l->late_downloads_ = late_downloads;
     VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};

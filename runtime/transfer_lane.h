@@ -65,7 +65,6 @@ public:
     VkSemaphore compute_timeline() const { return compute_; }
     // The next value a compute submission signals on the compute timeline.
     uint64_t next_compute_value() { return ++compute_value_; }
-    uint32_t family() const { return family_; }
     bool same_queue() const { return same_queue_; }
     // True when both channels share one queue in hardware order: a download
     // queued there waits for its kernel in front of every later upload, so
@@ -87,7 +86,6 @@ private:
         std::vector<Slot> slots;
     };
     Context &ctx_;
-    uint32_t family_ = 0;
     bool same_queue_ = false, late_downloads_ = false;
     VkCommandPool pool_ = VK_NULL_HANDLE;
     Chan ch_[2];

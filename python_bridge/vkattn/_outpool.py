@@ -82,11 +82,6 @@ class OutputPool:
         while self._free and total > self.limit:
             total -= self._free.pop(0).nbytes
 
-    def free_bytes(self):
-        with self._lock:
-            self._collect()
-            return sum(b.nbytes for b in self._free)
-
     def info(self):
         with self._lock:
             self._collect()
