@@ -286,7 +286,8 @@ Status view_last(const vkattn_view &v, const char *name, int64_t *last) {
 }
 
 std::string plan_path(const Plan &plan, bool split) {
-    return cat(plan_is_coopmat(plan) ? "coopmat_nv" : "portable", split ? "+splitkv" : "");
+    return cat(plan.split.on ? "coopmat_nv_f32" : plan_is_coopmat(plan) ? "coopmat_nv" : "portable",
+               split ? "+splitkv" : "");
 }
 
 std::string plan_variant(const Plan &plan) {
@@ -486,12 +487,32 @@ Status make_plan(Context &ctx, const vkattn_attention_desc &d, Plan *plan) {
     }
     if (!(fits_q() && fits_k() && fits_m() && fits_ws() && fits_grid()))
         return Error(VKATTN_ERROR_INTERNAL, "attention: no tiling fits the max buffer range");
+    const bool windowed = tb < B || th < Hq || tq < Nq || tk < Nk;
+    if (coopmat && d.dtype == VKATTN_DTYPE_F32) {
+        // f32 on the matrix units: the f16 pairs of q, k and v follow the
+        // partials in the workspace. The split kernel reads whole tensors:
+        // calls that need windows go to the portable path.
+        plan_split(d, c.hdk, ws, &p.split);
+        const char *why = windowed ? "the call needs windows over its tensors"
+                          : split_max_binding(p.split) > range ? "a split copy exceeds the max buffer range"
+                          : static_cast<uint64_t>(B * Hq) > lim[1] ? "batch x heads exceeds the workgroup-count limit"
+                                                                   : nullptr;
+        if (why) {
+            if (d.backend == VKATTN_BACKEND_COOPMAT)
+                return Error(VKATTN_ERROR_UNSUPPORTED, "desc->backend = VKATTN_BACKEND_COOPMAT: f32 inputs on the "
+                             "matrix units need whole tensors in one binding, and ", why);
+            vkattn_attention_desc dd = d;
+            dd.backend = VKATTN_BACKEND_PORTABLE;
+            return make_plan(ctx, dd, plan);
+        }
+        ws = p.split.total;
+    }
     p.splits = static_cast<uint32_t>(std::min<uint64_t>(splits, div_up(static_cast<uint64_t>(tk), split_len)));
     p.split_len = split_len;
     p.tb = tb, p.th = th, p.tq = tq, p.tk = tk;
     p.parts = static_cast<uint32_t>(parts);
     p.workspace = ws;
-    p.windowed = tb < B || th < Hq || tq < Nq || tk < Nk;
+    p.windowed = windowed;
     *plan = p;
     return Status::Ok();
 }
@@ -550,6 +571,27 @@ Status record(Context &ctx, const vkattn_attention_desc &d, const Plan &p, const
         for (int i = 0; i < 4; i++) mstr[i] = mask_stride(d, i);
     prm.m_sb = u(mstr[0]), prm.m_sh = u(mstr[1]), prm.m_sn = u(mstr[2]), prm.m_sd = u(mstr[3]);
     if (has_lse) prm.l_sb = u(d.lse.strides[0]), prm.l_sh = u(d.lse.strides[1]), prm.l_sn = u(d.lse.strides[2]);
+    if (p.split.on) {
+        // The kernel reads the split copies: dense rows of hi then lo (2 * hd
+        // halves), the exponent table after the q copy.
+        if (p.windowed || !bufs.workspace || bufs.workspace->size() < p.split.total)
+            return Error(VKATTN_ERROR_INTERNAL, "attention: split plan without its workspace or with windows");
+        const uint32_t row = 2 * p.split.hd;
+        prm.q_sn = row, prm.q_sh = u(Nq) * row, prm.q_sb = u(Hq) * u(Nq) * row, prm.q_sd = 1;
+        prm.k_sn = row, prm.k_sh = u(Nk) * row, prm.k_sb = u(Hkv) * u(Nk) * row, prm.k_sd = 1;
+        prm.v_sn = row, prm.v_sh = u(Nk) * row, prm.v_sb = u(Hkv) * u(Nk) * row, prm.v_sd = 1;
+        prm.pad0 = p.split.tab_index;
+        const int64_t z[4] = {0, 0, 0, 0};
+        SplitSource src[3];
+        Buffer *in[3] = {bufs.q, bufs.k, bufs.v};
+        const vkattn_view *views[3] = {&d.q, &d.k, &d.v};
+        for (int t = 0; t < 3; t++) {
+            const Win w = window(*views[t], views[t]->strides, z, views[t]->shape, es, in[t]->size(), align);
+            src[t].buf = in[t], src[t].offset = w.offset, src[t].range = w.range, src[t].org = w.org;
+            src[t].view = views[t];
+        }
+        VKA_RETURN_IF_ERROR(record_split(ctx, p.split, src, bufs.workspace, dispatches));
+    }
     AttnParams prm_partial = prm;
     if (partials) prm_partial.flags |= VKA_ATTN_PARTIALS;
 
@@ -560,8 +602,9 @@ Status record(Context &ctx, const vkattn_attention_desc &d, const Plan &p, const
     const uint64_t dummy_size = bufs.dummy->size();
     const Binding dummy_r{bufs.dummy, 0, round_up(dummy_size, 4), false};
     const Binding dummy_w{bufs.dummy, 0, round_up(dummy_size, 4), true};
-    const Binding ws_bind = partials ? Binding{bufs.workspace, 0, round_up(p.workspace, 4), true} : dummy_w;
-    const Binding ws_read = partials ? Binding{bufs.workspace, 0, round_up(p.workspace, 4), false} : dummy_r;
+    const uint64_t part_bytes = round_up(p.split.on ? p.split.partials : p.workspace, 4);
+    const Binding ws_bind = partials ? Binding{bufs.workspace, 0, part_bytes, true} : dummy_w;
+    const Binding ws_read = partials ? Binding{bufs.workspace, 0, part_bytes, false} : dummy_r;
 
     uint32_t count = 0;
     for (int64_t b0 = 0; b0 < B; b0 += p.tb)
@@ -605,10 +648,13 @@ Status record(Context &ctx, const vkattn_attention_desc &d, const Plan &p, const
                     push.k_end = static_cast<uint32_t>(k0 + nk);
                     const uint32_t per_chunk = static_cast<uint32_t>(div_up(static_cast<uint64_t>(p.tk), p.split_len));
                     push.part0 = chunk * per_chunk;
-                    const std::vector<Binding> binds = {ub_main,
-                                                        {bufs.q, wq.offset, wq.range, false},
-                                                        {bufs.k, wk.offset, wk.range, false},
-                                                        {bufs.v, wv.offset, wv.range, false},
+                    if (p.split.on) push.q_org = push.k_org = push.v_org = 0;
+                    const SplitPlan &sp = p.split;
+                    const std::vector<Binding> binds = {
+                        ub_main,
+                        sp.on ? Binding{bufs.workspace, sp.q_off, sp.q_bytes, false} : Binding{bufs.q, wq.offset, wq.range, false},
+                        sp.on ? Binding{bufs.workspace, sp.k_off, sp.k_bytes, false} : Binding{bufs.k, wk.offset, wk.range, false},
+                        sp.on ? Binding{bufs.workspace, sp.v_off, sp.v_bytes, false} : Binding{bufs.v, wv.offset, wv.range, false},
                                                         bm,
                                                         partials ? Binding{bufs.out, wo.offset, wo.range, false} : bo,
                                                         partials ? dummy_w : bl,

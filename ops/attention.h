@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "attention_split.h"
 #include "context.h"
 #include "status.h"
 #include "tensor.h"
@@ -44,8 +45,9 @@ struct Plan {
     // dispatch tile: batches, query heads, query rows, keys
     int64_t tb = 1, th = 1, tq = 1, tk = 1;
     uint32_t parts = 1;         // partials per tile (chunks x splits); 1 = none
-    uint64_t workspace = 0;     // bytes of partials (0 without)
+    uint64_t workspace = 0;     // workspace bytes: partials, then the split copies (0 without either)
     bool windowed = false;      // tiles are smaller than the problem
+    SplitPlan split;            // f32 on the matrix units: where the f16 pairs go (split.on)
 };
 
 Status make_plan(Context &ctx, const vkattn_attention_desc &d, Plan *plan);

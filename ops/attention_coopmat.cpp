@@ -19,6 +19,8 @@ namespace {
 
 constexpr uint32_t kMaxNarrow = 128;  // largest bucket of attention_coopmat.comp
 constexpr uint32_t kMaxHead = 512;    // largest bucket of attention_coopmat_wide.comp
+constexpr uint32_t kMaxSplit = 128;   // largest bucket of the f32 (SPLIT) variants
+constexpr uint32_t kSplitBuckets[] = {48, 64, 80, 128};
 // Buckets of the wide-head kernel (head dim split across warps).
 constexpr uint32_t kWideBuckets[] = {160, 192, 256, 384, 512};
 
@@ -167,16 +169,28 @@ bool coopmat_fits(Context &ctx, const vkattn_attention_desc &d, std::string *why
         return false;
     }
     if (!device_fits(ctx.caps(), why)) return false;
+    const int64_t hd = std::max(d.q.shape[3], d.v.shape[3]);
+    if (d.dtype == VKATTN_DTYPE_F32) {
+        // f32 q, k, v (and out) as scaled f16 pairs, three products each.
+        if (const char *e = std::getenv("VKATTN_COOPMAT_F32"); e && std::strcmp(e, "0") == 0) {
+            *why = "f32 inputs are served by the portable path (VKATTN_COOPMAT_F32=0)";
+            return false;
+        }
+        if (hd > kMaxSplit) {
+            *why = cat("f32 inputs with head dims above ", kMaxSplit, " (D = ", d.q.shape[3], ", Dv = ", d.v.shape[3],
+                       ") are served by the portable path");
+            return false;
+        }
+        return true;
+    }
     if (d.dtype != VKATTN_DTYPE_F16) {
-        *why = d.dtype == VKATTN_DTYPE_BF16 ? "bf16 inputs are served by the portable path"
-                                            : "f32 inputs are served by the portable path";
+        *why = "bf16 inputs are served by the portable path";
         return false;
     }
     if (d.out_dtype != VKATTN_DTYPE_F16) {
-        *why = "f32 outputs are served by the portable path (P is rounded to f16 on this path)";
+        *why = "f32 outputs of f16 inputs are served by the portable path (P is rounded to f16 on this path)";
         return false;
     }
-    const int64_t hd = std::max(d.q.shape[3], d.v.shape[3]);
     if (hd > kMaxHead) {
         *why = cat("head dims above ", kMaxHead, " (D = ", d.q.shape[3], ", Dv = ", d.v.shape[3],
                    ") are served by the portable path");
@@ -184,6 +198,55 @@ bool coopmat_fits(Context &ctx, const vkattn_attention_desc &d, std::string *why
     }
     return true;
 }
+
+namespace {
+
+// f32 inputs: the SPLIT variants (8 warps x 16 rows, O rescaled in registers
+// every key block; key blocks of 64 up to bucket 80, 32 at 128, where 64
+// would not fit 48 KiB of shared memory with hi and lo tiles). Heads of
+// 81..128 share bucket 128 and 33..48 bucket 48 (zeros past the head dim).
+template <class Decline>
+Status choose_split(Context &ctx, uint32_t hd, uint32_t layout, Plan *plan,
+                    bool *chosen, Decline &decline, std::string *why) {
+    for (uint32_t b : kSplitBuckets)
+        if (b >= hd) {
+            hd = b;
+            break;
+        }
+    std::string suffix = hd <= 80 ? "w8_k64" : "w8_k32";
+    auto shader_name = [&](const std::string &sfx) { return cat("attention_coopmat_f32s_d", hd, "_", sfx); };
+    if (const char *tile = std::getenv("VKATTN_COOPMAT_TILE"); tile && *tile && find_embedded_shader(shader_name(tile)))
+        suffix = tile;
+    const std::string shader = shader_name(suffix);
+    if (!find_embedded_shader(shader)) {
+        *why = cat("no f32 coopmat variant for head-dim bucket ", hd);
+        return decline();
+    }
+    uint32_t nw = 8, bc = 64;
+    const std::string t = cat("_", suffix, "_");
+    for (size_t at = 0; (at = t.find('_', at)) != std::string::npos && at + 2 < t.size(); at++) {
+        const uint32_t v = static_cast<uint32_t>(std::strtoul(t.c_str() + at + 2, nullptr, 10));
+        if (v == 0) continue;
+        if (t[at + 1] == 'w') nw = v;
+        else if (t[at + 1] == 'k') bc = v;
+    }
+    const uint32_t rs = hd / 8 + 1, br = nw * 16;
+    const uint32_t smem = 16 * std::max(br * rs, 4 * bc * rs);  // Q staging aliases the K/V hi and lo tiles
+    if (smem > ctx.caps().info.max_shared_memory) {
+        *why = cat("the f32 coopmat kernel needs ", smem, " bytes of shared memory; the device has ",
+                   ctx.caps().info.max_shared_memory);
+        return decline();
+    }
+    Config c;
+    c.wg = nw * 32, c.hdk = hd, c.hdv = hd, c.br = br, c.bc = bc;
+    c.dc = layout, c.bv = nw, c.u_size = 1;
+    plan->cfg = c;
+    plan->shader = shader;
+    *chosen = true;
+    return Status::Ok();
+}
+
+}  // namespace
 
 Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, bool *chosen) {
     *chosen = false;
@@ -195,7 +258,7 @@ Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, 
     };
     if (const char *e = std::getenv("VKATTN_COOPMAT"); e && std::strcmp(e, "0") == 0 && !required) return Status::Ok();
     if (!coopmat_fits(ctx, d, &why)) return decline();
-    if (!required && d.v.shape[3] < 8) {
+    if (!required && d.dtype == VKATTN_DTYPE_F16 && d.v.shape[3] < 8) {
         // Rounding P to f16 adds up to 2^-11 * sum p|v| / sum p to an output;
         // with one or a few output columns the row magnitude can sit far below
         // that (measured 2.5 ulps at Dv = 1). Nothing to gain there either.
@@ -207,6 +270,8 @@ Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, 
     if (layout == VKA_CM_LAYOUT_NONE) return decline();
 
     uint32_t hd = static_cast<uint32_t>(round_up(static_cast<uint64_t>(std::max(d.q.shape[3], d.v.shape[3])), 16));
+    if (d.dtype == VKATTN_DTYPE_F32)
+        return choose_split(ctx, hd, layout, plan, chosen, decline, &why);
     const bool wide = hd > kMaxNarrow;
     if (wide)
         for (uint32_t b : kWideBuckets)

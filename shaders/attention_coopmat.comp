@@ -83,6 +83,12 @@
 #ifndef QSH
 #define QSH 0  // 1: Q stays in shared memory and its fragments are reloaded per key block (fewer registers)
 #endif
+#ifndef SPLIT
+#define SPLIT 0  // 1: f32 q, k, v as scaled f16 pairs (attention_split.comp), three products each, f32 out
+#endif
+#if SPLIT && (PIPE || OSHARED || QSH || TAU || EXPT_NOSM || EXPT_NOSHLD || EXPT_NOGLOB)
+#error SPLIT needs PIPE 0, OSHARED 0, QSH 0, TAU 0 and no ablation
+#endif
 
 const uint WG = NW * 32u;
 const uint BR = NW * MT * 16u;
@@ -92,7 +98,12 @@ const uint RS = HD / 8u + 1u;  // shared row stride in uvec4 (8 halves), padded
 const uint CH = HD / 8u;       // uvec4 chunks per row
 const uint NLD = (BC * CH + WG - 1u) / WG;  // chunks per invocation per K/V tile
 const uint SQ = BR * RS;                    // Q (staging only, aliasing K and V, unless QSH)
+#if SPLIT
+const uint SKV = 4u * BC * RS;  // K hi, K lo, V hi, V lo
+const uint NLD2 = (BC * 2u * CH + WG - 1u) / WG;  // chunks per invocation per K (or V) hi+lo tile
+#else
 const uint SKV = 2u * BC * RS;
+#endif
 #if QSH
 const uint SMEM = SQ + SKV;
 const uint KV0 = SQ;
@@ -118,7 +129,13 @@ layout(set = 0, binding = 2, std430) readonly buffer Kv { uvec4 K8[]; };
 layout(set = 0, binding = 3, std430) readonly buffer Vb { uint16_t V[]; };
 layout(set = 0, binding = 3, std430) readonly buffer Vv { uvec4 V8[]; };
 layout(set = 0, binding = 4, std430) readonly buffer Mb { uint MASK[]; };
+#if SPLIT
+layout(set = 0, binding = 1, std430) readonly buffer Qw { uint QW[]; };  // the exponent table
+layout(set = 0, binding = 5, std430) writeonly buffer Ob { float OUT[]; };
+#define VKA_OUT_F32 1
+#else
 layout(set = 0, binding = 5, std430) writeonly buffer Ob { uint16_t OUT[]; };
+#endif
 layout(set = 0, binding = 6, std430) writeonly buffer Lb { float LSE[]; };
 layout(set = 0, binding = 7, std430) writeonly buffer Wb { float WS[]; };
 layout(push_constant) uniform Push { AttnPush pc; };
@@ -129,7 +146,14 @@ shared float sO[NW * 256u];  // one 16x16 f32 tile per warp
 shared float sRow[BR];       // a per-row factor of each warp's rows
 #endif
 const uint K_OFF = KV0;
+#if SPLIT
+const uint KL_OFF = KV0 + BC * RS;
+const uint V_OFF = KV0 + 2u * BC * RS;
+const uint VL_OFF = KV0 + 3u * BC * RS;
+#include "attention_split_params.h"
+#else
 const uint V_OFF = KV0 + BC * RS;
+#endif
 
 #include "attention_coopmat_common.glsl"
 
@@ -179,6 +203,89 @@ void pv_product(inout ACC o[MT][NF], HALF pf[MT][NJ]) {
         }
 }
 
+#if SPLIT
+// Chunk u (16 bytes) of this invocation in the hi+lo K (or V) tile of keys
+// [kb, kb + BC): a split row is 2 * CH chunks, hi then lo; zero past ke.
+#define VKA_DEFINE_SPLIT_CHUNK(NAME, B8, SN)                                                     \
+    uvec4 NAME(uint u, uint kb, uint ke, uint base) {                                          \
+        const uint e = gl_LocalInvocationID.x + u * WG;                                        \
+        const uint r = e / (2u * CH), c = e % (2u * CH);                                       \
+        uvec4 x = uvec4(0u);                                                                   \
+        if (e < BC * 2u * CH && kb + r < ke) x = B8[(base + (kb + r - pc.k0) * P.SN + c * 8u) >> 3]; \
+        return x;                                                                              \
+    }
+VKA_DEFINE_SPLIT_CHUNK(ks_chunk, K8, k_sn)
+VKA_DEFINE_SPLIT_CHUNK(vs_chunk, V8, v_sn)
+// Stores chunk u of this invocation into the hi tile at `hi` / lo tile at `lo`.
+void split_store(uint u, uvec4 x, uint hi, uint lo) {
+    const uint e = gl_LocalInvocationID.x + u * WG;
+    if (e >= BC * 2u * CH) return;
+    const uint r = e / (2u * CH), c = e % (2u * CH);
+    sMem[(c < CH ? hi + c : lo + c - CH) + r * RS] = x;
+}
+
+// S = Qh Kh^T + 2^-11 (Qh Kl^T + Ql Kh^T): the hi products and the small
+// cross terms in separate accumulators (each chain's rounding is relative to
+// its own magnitude), added in f32 at the end.
+void s_product_split(out ACC s[MT][NJ], HALF qh[MT][NF], HALF ql[MT][NF], float sd1, float sd2) {
+    ACC c[MT][NJ];
+    [[unroll]] for (uint j = 0; j < NJ; ++j)
+        [[unroll]] for (uint t = 0; t < MT; ++t) {
+            s[t][j] = ACC(0.0);
+            c[t][j] = ACC(0.0);
+        }
+    [[unroll]] for (uint f = 0; f < NF; ++f)
+        [[unroll]] for (uint j = 0; j < NJ; ++j) {
+            HALF kh, kl;
+            coopMatLoadNV(kh, sMem, K_OFF + (j * 16u) * RS + f * 2u, RS, true);
+            coopMatLoadNV(kl, sMem, KL_OFF + (j * 16u) * RS + f * 2u, RS, true);
+            [[unroll]] for (uint t = 0; t < MT; ++t) {
+                s[t][j] = coopMatMulAddNV(qh[t][f], kh, s[t][j]);
+                c[t][j] = coopMatMulAddNV(qh[t][f], kl, c[t][j]);
+                c[t][j] = coopMatMulAddNV(ql[t][f], kh, c[t][j]);
+            }
+        }
+    // Then undo the copies' scaling 2^(eq + ek) in two exact steps (each
+    // factor a normal f32 power of two), so that S is the true q.k: only a
+    // true product beyond the f32 range overflows. (Element-wise:
+    // spirv-opt's instruction simplifier crashes on a cooperative matrix
+    // times a scalar.)
+    [[unroll]] for (uint j = 0; j < NJ; ++j)
+        [[unroll]] for (uint t = 0; t < MT; ++t)
+            [[unroll]] for (uint i = 0; i < 8u; ++i) s[t][j][i] = (fma(c[t][j][i], 1.0 / 2048.0, s[t][j][i]) * sd1) * sd2;
+}
+
+// O = alpha O + (Ph Vh + 2^-11 (Ph Vl + Pl Vh)) for this key block: the
+// block's products start from zero in the matrix unit and join O in f32 on
+// the ALUs, so no rounding of the matrix unit's accumulation is relative to
+// the whole row's sum.
+void pv_product_split(inout ACC o[MT][NF], HALF ph[MT][NJ], HALF pl[MT][NJ], float alpha[MT][2]) {
+    [[unroll]] for (uint f = 0; f < NF; ++f) {
+        ACC a[MT], c[MT];
+        [[unroll]] for (uint t = 0; t < MT; ++t) {
+            a[t] = ACC(0.0);
+            c[t] = ACC(0.0);
+        }
+        [[unroll]] for (uint j = 0; j < NJ; ++j) {
+            HALF vh, vl;
+            coopMatLoadNV(vh, sMem, V_OFF + (j * 16u) * RS + f * 2u, RS, false);
+            coopMatLoadNV(vl, sMem, VL_OFF + (j * 16u) * RS + f * 2u, RS, false);
+            [[unroll]] for (uint t = 0; t < MT; ++t) {
+                a[t] = coopMatMulAddNV(ph[t][j], vh, a[t]);
+                c[t] = coopMatMulAddNV(ph[t][j], vl, c[t]);
+                c[t] = coopMatMulAddNV(pl[t][j], vh, c[t]);
+            }
+        }
+        [[unroll]] for (uint t = 0; t < MT; ++t)
+            [[unroll]] for (uint i = 0; i < 8u; ++i)
+                o[t][f][i] = fma(o[t][f][i], alpha[t][elem_slot(i)], fma(c[t][i], 1.0 / 2048.0, a[t][i]));
+    }
+}
+
+// 2^e for e in [-126, 127].
+float pow2i(int e) { return uintBitsToFloat(uint(e + 127) << 23); }
+#endif
+
 void main() {
     // The host passes the values this variant was built with.
     if (S_HDK != HD || S_HDV != HD || S_BR != BR || S_BC != BC || S_NW != NW || S_MT != MT) return;
@@ -205,8 +312,43 @@ void main() {
     const bool fq = P.q_sd == 1u && ((P.q_sn | P.q_sh | P.q_sb | pc.q_org | P.d) & 7u) == 0u;
     const bool fk = P.k_sd == 1u && ((P.k_sn | P.k_sh | P.k_sb | pc.k_org | P.d) & 7u) == 0u;
     const bool fv = P.v_sd == 1u && ((P.v_sn | P.v_sh | P.v_sb | pc.v_org | P.dv) & 7u) == 0u;
+#if SPLIT
+    // Exponents of this head's q, k and v copies (table after the q copy:
+    // [B x Hq][B x Hkv][B x Hkv]; split calls are never windowed, so the tile
+    // is the whole problem). The products come out scaled by 2^(eq + ek)
+    // (S, undone in s_product_split) and 2^ev (O, undone at the store).
+    const uint hkv = pc.tile_h / P.group;
+    const int eq = vka_split_exp(QW[P.pad0 + bl * pc.tile_h + hl]);
+    const int ek = vka_split_exp(QW[P.pad0 + pc.tile_bh + bl * hkv + kvh]);
+    const int ev = vka_split_exp(QW[P.pad0 + pc.tile_bh + pc.tile_bh / P.group + bl * hkv + kvh]);
+    const int es1 = -(eq + ek) / 2, es2 = -(eq + ek) - es1;  // each in [-126, 126]
+    const float sd1 = pow2i(es1), sd2 = pow2i(es2);
     const float c2 = P.scale * LOG2E;
+    const float vs = pow2i(-ev);
+#else
+    const float c2 = P.scale * LOG2E;
+    const float vs = 1.0;
+#endif
 
+#if SPLIT
+    // ---- Q: hi then lo rows through shared memory into fragments ----
+    HALF qf[MT][NF], ql[MT][NF];
+    [[unroll]] for (uint part = 0; part < 2u; ++part) {
+        for (uint e = lid; e < BR * CH; e += WG) {
+            uint r = e / CH, c = e % CH;
+            uvec4 x = uvec4(0u);
+            if (row0 + r < qrows) x = Q8[(qbase + (row0 + r) * P.q_sn + part * HD + c * 8u) >> 3];
+            sMem[r * RS + c] = x;
+        }
+        barrier();
+        [[unroll]] for (uint t = 0; t < MT; ++t)
+            [[unroll]] for (uint f = 0; f < NF; ++f) {
+                if (part == 0u) coopMatLoadNV(qf[t][f], sMem, ((warp * MT + t) * 16u) * RS + f * 2u, RS, false);
+                else coopMatLoadNV(ql[t][f], sMem, ((warp * MT + t) * 16u) * RS + f * 2u, RS, false);
+            }
+        barrier();
+    }
+#else
     // ---- Q: stage through shared memory, keep the fragments in registers ----
     for (uint e = lid; e < BR * CH; e += WG) {
         uint r = e / CH, c = e % CH;
@@ -222,6 +364,7 @@ void main() {
             coopMatLoadNV(qf[t][f], sMem, ((warp * MT + t) * 16u) * RS + f * 2u, RS, false);
     barrier();
 #endif
+#endif  // SPLIT
 
     ACC o[MT][NF];
     [[unroll]] for (uint t = 0; t < MT; ++t)
@@ -232,6 +375,38 @@ void main() {
         l[t][0] = l[t][1] = 0.0;
     }
 
+#if SPLIT
+    if (ks < ke)
+        [[unroll]] for (uint u = 0; u < NLD2; ++u) split_store(u, ks_chunk(u, ks, ke, kbase), K_OFF, KL_OFF);
+    barrier();
+    uvec4 pre[NLD2];
+    for (uint kb = ks; kb < ke; kb += BC) {
+        // V (hi, lo) in flight during S and the softmax.
+        [[unroll]] for (uint u = 0; u < NLD2; ++u) pre[u] = vs_chunk(u, kb, ke, vbase);
+        ACC s[MT][NJ];
+        s_product_split(s, qf, ql, sd1, sd2);
+        float alpha[MT][2];
+        online_softmax(s, m, l, alpha, kb, ke, row0, row0 + warp * MT * 16u, lane, qrows, causal, has_mask, mbase, c2);
+        // P in [0, 1] as hi + 2^-11 lo (the residual is exact in f32).
+        HALF ph[MT][NJ], pl[MT][NJ];
+        [[unroll]] for (uint t = 0; t < MT; ++t)
+            [[unroll]] for (uint j = 0; j < NJ; ++j) {
+                ph[t][j] = HALF(s[t][j]);
+                ACC r = ACC(ph[t][j]);
+                [[unroll]] for (uint i = 0; i < 8u; ++i) r[i] = (s[t][j][i] - r[i]) * 2048.0;
+                pl[t][j] = HALF(r);
+            }
+        const uint kn = kb + BC;
+        [[unroll]] for (uint u = 0; u < NLD2; ++u) split_store(u, pre[u], V_OFF, VL_OFF);
+        barrier();
+        // Next K (hi, lo) in flight during P V.
+        [[unroll]] for (uint u = 0; u < NLD2; ++u) pre[u] = ks_chunk(u, kn, ke, kbase);
+        pv_product_split(o, ph, pl, alpha);
+        if (kn < ke)
+            [[unroll]] for (uint u = 0; u < NLD2; ++u) split_store(u, pre[u], K_OFF, KL_OFF);
+        barrier();
+    }
+#else
     // First K tile (and V without prefetching) straight into shared memory.
     if (ks < ke) {
         for (uint e = lid; e < BC * CH; e += WG) {
@@ -384,6 +559,7 @@ void main() {
     }
 
 #endif
+#endif  // SPLIT
 
     // ---- store ----
     const bool partials = (P.flags & VKA_ATTN_PARTIALS) != 0u;
@@ -416,7 +592,8 @@ void main() {
                 uint row = rt + elem_row(lane, i);
                 uint col = f * 16u + elem_col(lane, i);
                 if (row < qrows && col < P.dv)
-                    store_out(row, col, partials ? o[t][f][i] : o[t][f][i] * inv[elem_slot(i)], partials, bh, bl, hl);
+                    store_out(row, col, partials ? o[t][f][i] * vs : o[t][f][i] * (inv[elem_slot(i)] * vs), partials, bh,
+                              bl, hl);
             }
 #endif
         store_row_stats(m[t], lt, rt, lane, qrows, partials, want_lse, bh, bl, hl);

@@ -89,6 +89,19 @@ foreach(hd 384 512)
   vkattn_coopmat_wide(${hd} 4 16 16)
   vkattn_coopmat_wide(${hd} 4 8 16)
 endforeach()
+# f32 tensors on the matrix units (SPLIT=1, ops/attention_split.cpp): q, k
+# and v as scaled f16 pairs made by attention_split.comp, three products for
+# each f16 product, f32 out.
+#   attention_coopmat_f32s_d<HD>_w<warps>_k<keys>
+function(vkattn_coopmat_split hd nw bc)
+  vkattn_shader(attention_coopmat_f32s_d${hd}_w${nw}_k${bc} attention_coopmat.comp
+                DEFINES HD=${hd} NW=${nw} MT=1 BC=${bc} OSHARED=0 RALW=1 SPLIT=1 TARGET_ENV vulkan1.2 OPTIMIZE)
+endfunction()
+foreach(hd 48 64 80)
+  vkattn_coopmat_split(${hd} 8 64)
+endforeach()
+vkattn_coopmat_split(128 8 32)
+vkattn_shader(attention_split attention_split.comp)
 vkattn_shader(attention_coopmat_probe attention_coopmat_probe.comp TARGET_ENV vulkan1.2)
 # Peak-rate microbenchmark of the cooperative-matrix unit (tools/coopmat_peak.cpp).
 foreach(cfg "16;32;8;4;0" "16;32;16;4;0" "16;32;8;8;0" "16;32;8;4;1" "16;32;8;4;2" "16;32;8;4;3" "16;32;8;4;4"
@@ -196,6 +209,10 @@ if(VKATTN_TUNING_VARIANTS)
   vkattn_coopmat_wide(256 4 8 16)
   vkattn_coopmat_wide(160 2 8 16)
   vkattn_coopmat_wide(160 2 2 32)
+  # Split f32 tilings.
+  vkattn_coopmat_split(64 8 32)
+  vkattn_coopmat_split(128 4 32)
+  vkattn_coopmat_split(80 8 32)
   # Ablations (wrong results, timing only): xnosm = no softmax; xnold =
   # fragments from registers instead of shared memory; xnoglob = no global K/V
   # loads; xmma = none of the three (matrix work and barriers alone).

@@ -4,6 +4,10 @@
 // key block in registers. Included after the kernel's bindings, constants
 // (WG, CH, BC, NJ, MT, TAU) and specialization constants (LAYOUT).
 
+#ifndef VKA_OUT_F32
+#define VKA_OUT_F32 0  // 1: OUT is f32 (the split f32 kernel)
+#endif
+
 #define ACC fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>
 #define HALF fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>
 
@@ -118,13 +122,17 @@ bool online_softmax(inout ACC s[MT][NJ], inout float m[MT][2], inout float l[MT]
 }
 
 // One output element of row `row` (in the tile), column `col`: the f32 partial
-// of this split-KV part, or the f16 result.
+// of this split-KV part, or the result (f16, or f32 with VKA_OUT_F32).
 void store_out(uint row, uint col, float x, bool partials, uint bh, uint bl, uint hl) {
     if (partials) {
         uint cell = ((pc.part0 + gl_WorkGroupID.z) * pc.tile_bh + bh) * pc.tile_q + row;
         WS[cell * P.dv + col] = x;
     } else {
+#if VKA_OUT_F32
+        OUT[pc.o_org + bl * P.o_sb + hl * P.o_sh + row * P.o_sn + col * P.o_sd] = x;
+#else
         OUT[pc.o_org + bl * P.o_sb + hl * P.o_sh + row * P.o_sn + col * P.o_sd] = uint16_t(f32_to_f16_bits(x));
+#endif
     }
 }
 

@@ -1,0 +1,220 @@
+// f32 attention on the matrix units (ops/attention_split.cpp, the SPLIT
+// variants of shaders/attention_coopmat.comp): q, k and v as scaled f16
+// pairs, three products per f16 product, f32 out. Checked against the
+// double-precision reference with the portable path's f32 tolerance
+// (tests/support/attention_check.h, stated at the top of test_attention.cpp):
+// 8 (1 + log2 Nk) ulps of the row magnitude plus one f32 ulp of each logit's
+// absolute sum. The split passes themselves are checked bit for bit on every
+// device in test_attention_split.cpp.
+//
+// Runs where the device has VK_NV_cooperative_matrix with a usable layout;
+// elsewhere (lavapipe) each test WARNs why and skips.
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <string>
+
+#include "attention_check.h"
+#include "attention_problem.h"
+#include "test_util.h"
+#include "vkattn.h"
+
+namespace {
+
+using namespace attn_test;
+
+Stats g_stats{"attention coopmat f32", 9, {}};
+
+Case f32_case() {
+    Case c;
+    c.dtype = VKATTN_DTYPE_F32;
+    c.backend = VKATTN_BACKEND_COOPMAT;
+    c.seed = 11;
+    return c;
+}
+
+std::string run_and_check(vkattn_context ctx, const Case &c) {
+    Problem p;
+    build(c, &p);
+    INFO("B " << p.cs.B << " Hq " << p.cs.Hq << " Hkv " << p.cs.Hkv << " Nq " << p.cs.Nq << " Nk " << p.cs.Nk << " D "
+              << p.cs.D << " Dv " << p.cs.Dv << " flags " << p.cs.flags << " mask " << p.cs.mask_kind << " qk x"
+              << p.cs.qk_mul << " v +" << p.cs.v_add << (p.cs.host ? " host" : " device") << " backend "
+              << p.cs.backend);
+    vkattn_status s = run(ctx, p);
+    INFO("status " << vkattn_status_string(s) << ": " << (s ? vkattn_last_error() : ""));
+    REQUIRE(s == VKATTN_SUCCESS);
+    check(p, g_stats);
+    return last_call(ctx).path;
+}
+
+// Runs a forced case and requires that the f32 matrix-unit kernel ran.
+void split(vkattn_context ctx, const Case &c) {
+    const std::string path = run_and_check(ctx, c);
+    INFO("path " << path);
+    CHECK(path.rfind("coopmat_nv_f32", 0) == 0);
+}
+
+bool available(vkattn_context ctx) {
+    Case c = f32_case();
+    c.Nq = 5, c.Nk = 9, c.D = 16;
+    Problem p;
+    build(c, &p);
+    vkattn_status s = run(ctx, p);
+    if (s == VKATTN_SUCCESS) return true;
+    const std::string msg = vkattn_last_error();
+    REQUIRE(s == VKATTN_ERROR_UNSUPPORTED);
+    vkattn_device_info info = VKATTN_DEVICE_INFO_INIT;
+    VKA_CHECK_OK(vkattn_context_get_device_info(ctx, &info));
+    WARN("skipped: f32 attention on the matrix units is unavailable on " << info.name << ": " << msg);
+    return false;
+}
+
+#define VKA_REQUIRE_SPLIT(ctx)                 \
+    do {                                       \
+        VKA_REQUIRE_DEVICE(ctx);               \
+        if (!available(ctx)) return;           \
+    } while (0)
+
+}  // namespace
+
+TEST_CASE("attention coopmat f32: head dims and lengths", "[attention][coopmat][f32]") {
+    TestContext ctx;
+    VKA_REQUIRE_SPLIT(ctx.ctx);
+    for (int64_t D : {1, 8, 16, 40, 48, 64, 72, 80, 96, 112, 128}) {
+        Case c = f32_case();
+        c.D = D, c.Nq = 37, c.Nk = 77;
+        split(ctx, c);
+    }
+    for (int64_t n : {1, 7, 63, 65, 127, 1000}) {
+        Case c = f32_case();
+        c.Nq = c.Nk = n, c.D = 80;
+        split(ctx, c);
+    }
+    Case c = f32_case();
+    c.Hq = 1, c.Nq = c.Nk = 4097, c.D = 128;
+    split(ctx, c);
+}
+
+TEST_CASE("attention coopmat f32: cross attention, GQA, layouts, host tensors", "[attention][coopmat][f32]") {
+    TestContext ctx;
+    VKA_REQUIRE_SPLIT(ctx.ctx);
+    Case c = f32_case();
+    c.Nq = 300, c.Nk = 77, c.D = 40;
+    split(ctx, c);
+    c.Nq = 5, c.Nk = 1000, c.D = 64;
+    split(ctx, c);
+    c.Nq = 70, c.Nk = 130, c.D = 40, c.Dv = 72;
+    split(ctx, c);
+    c.D = 128, c.Dv = 8;
+    split(ctx, c);
+    c = f32_case();
+    c.B = 2, c.Hq = 8, c.Hkv = 2, c.Nq = 33, c.Nk = 90;
+    split(ctx, c);
+    c.Hq = 4, c.Hkv = 1, c.layout = Layout::BNHD;
+    split(ctx, c);
+    c.layout = Layout::Sliced, c.D = 40;
+    split(ctx, c);
+    c.host = true;
+    split(ctx, c);
+    c.D = 128, c.Nq = c.Nk = 600;  // host path in chunks
+    split(ctx, c);
+}
+
+TEST_CASE("attention coopmat f32: masks, causal, split-KV", "[attention][coopmat][f32]") {
+    TestContext ctx;
+    VKA_REQUIRE_SPLIT(ctx.ctx);
+    Case c = f32_case();
+    c.B = 2, c.Hq = 2, c.Nq = 45, c.Nk = 83;
+    c.mask_kind = VKATTN_MASK_ADDITIVE;
+    split(ctx, c);
+    c.mask_neg_inf = true;
+    split(ctx, c);
+    c.mask_dtype = VKATTN_DTYPE_F16, c.mask_shape[0] = 1, c.mask_shape[1] = 1;
+    split(ctx, c);
+    c.mask_kind = VKATTN_MASK_BOOL, c.mask_shape[1] = 0, c.mask_shape[2] = 1;
+    split(ctx, c);
+    c.Nk = 1000, c.D = 128;
+    std::fill(c.mask_shape, c.mask_shape + 4, 0);
+    split(ctx, c);
+    c = f32_case();
+    c.flags |= VKATTN_ATTENTION_CAUSAL;
+    for (auto [nq, nk] : {std::pair<int64_t, int64_t>{130, 130}, {100, 60}, {60, 200}, {1, 1}}) {
+        c.Nq = nq, c.Nk = nk;
+        split(ctx, c);
+    }
+    EnvGuard env("VKATTN_FORCE_SPLITKV", "5");
+    c = f32_case();
+    c.Nq = 3, c.Nk = 1000, c.D = 128;
+    split(ctx, c);
+    CHECK(last_call(ctx).path.find("splitkv") != std::string::npos);
+    c.Nq = 70, c.Nk = 700, c.D = 64, c.flags |= VKATTN_ATTENTION_CAUSAL;
+    c.mask_kind = VKATTN_MASK_BOOL, c.mask_neg_inf = true;
+    split(ctx, c);
+}
+
+TEST_CASE("attention coopmat f32: magnitudes and stress inputs", "[attention][coopmat][f32]") {
+    TestContext ctx;
+    VKA_REQUIRE_SPLIT(ctx.ctx);
+    for (int64_t D : {64, 128}) {
+        Case c = f32_case();
+        c.Hq = 1, c.Nq = 64, c.Nk = 4096, c.D = D;
+        c.qk_mul = 24;  // logits far beyond the f16 range
+        split(ctx, c);
+        c.qk_mul = 1, c.v_add = 20;  // a large common offset in v
+        split(ctx, c);
+    }
+    // Far outside the f16 range both ways: the per-head exponents carry it.
+    for (float mul : {1e-12f, 1e-6f, 3e5f, 1e15f}) {
+        Case c = f32_case();
+        c.Nq = 50, c.Nk = 300, c.D = 64, c.qk_mul = mul, c.v_add = mul > 1 ? 1e6f : 0.0f;
+        split(ctx, c);
+    }
+}
+
+TEST_CASE("attention coopmat f32: AUTO, fallbacks and determinism", "[attention][coopmat][f32]") {
+    TestContext ctx;
+    VKA_REQUIRE_SPLIT(ctx.ctx);
+    Case c = f32_case();
+    c.backend = VKATTN_BACKEND_AUTO;
+    c.Nq = 100, c.Nk = 300;
+    CHECK(run_and_check(ctx, c) == "coopmat_nv_f32");
+    {
+        EnvGuard env("VKATTN_COOPMAT_F32", "0");
+        CHECK(run_and_check(ctx, c).rfind("portable", 0) == 0);
+    }
+    // Heads above 128: portable under AUTO, refused under COOPMAT.
+    c.D = 160;
+    CHECK(run_and_check(ctx, c).rfind("portable", 0) == 0);
+    c.backend = VKATTN_BACKEND_COOPMAT;
+    {
+        Problem p;
+        build(c, &p);
+        CHECK(run(ctx, p) == VKATTN_ERROR_UNSUPPORTED);
+        CHECK(std::string(vkattn_last_error()).find("f32 inputs with head dims above 128") != std::string::npos);
+    }
+    // Same inputs, same bits.
+    c = f32_case();
+    c.Nq = 200, c.Nk = 500, c.D = 128;
+    Problem a, b;
+    build(c, &a);
+    build(c, &b);
+    REQUIRE(run(ctx, a) == VKATTN_SUCCESS);
+    REQUIRE(run(ctx, b) == VKATTN_SUCCESS);
+    check_same_bytes(a, b);
+}
+
+TEST_CASE("attention coopmat f32: windowed calls go to the portable path", "[attention][coopmat][f32]") {
+    vkattn_context_options o = VKATTN_CONTEXT_OPTIONS_INIT;
+    o.max_buffer_range = 64 * 1024;
+    TestContext ctx(&o);
+    VKA_REQUIRE_SPLIT(ctx.ctx);
+    Case c = f32_case();
+    c.B = 2, c.Hq = 4, c.Hkv = 2, c.Nq = 300, c.Nk = 500, c.D = 64;
+    c.backend = VKATTN_BACKEND_AUTO;
+    CHECK(run_and_check(ctx, c).rfind("portable", 0) == 0);
+    c.backend = VKATTN_BACKEND_COOPMAT;
+    Problem p;
+    build(c, &p);
+    CHECK(run(ctx, p) == VKATTN_ERROR_UNSUPPORTED);
+    CHECK(std::string(vkattn_last_error()).find("windows") != std::string::npos);
+}
