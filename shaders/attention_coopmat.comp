@@ -9,8 +9,8 @@
 // keys:
 //   S = Q K^T            coopmat, f32 accumulators (Q fragments stay in
 //                        registers for the whole key loop)
-//   online softmax       in registers, f32, log2 domain (exp2 of an fma of the
-//                        raw score): each invocation reads and writes its own
+//   online softmax       in registers, f32, log2 domain (exp2 of the scaled
+//                        score minus the row maximum): each invocation reads and writes its own
 //                        accumulator elements. Which (row, column) element i
 //                        of an invocation holds was measured on the device by
 //                        attention_coopmat_probe.comp; the host only picks this
@@ -387,13 +387,24 @@ void main() {
         s_product_split(s, qf, ql, sd1, sd2);
         float alpha[MT][2];
         online_softmax(s, m, l, alpha, kb, ke, row0, row0 + warp * MT * 16u, lane, qrows, causal, has_mask, mbase, c2);
-        // P in [0, 1] as hi + 2^-11 lo (the residual is exact in f32).
+        // P in [0, 1] as hi + 2^-11 lo. hi is P rounded to 11 bits on the
+        // integer bits (0 below 2^-14, so hi is a normal f16 number or 0 and
+        // its conversion exact, whatever the device does with f16
+        // subnormals); the residual is exact in f32. (Measured on the H200:
+        // f32(f16(P)) taken on cooperative matrices came back as P itself,
+        // the round trip folded away, so lo was 0 and the results 2^-17 off.)
         HALF ph[MT][NJ], pl[MT][NJ];
         [[unroll]] for (uint t = 0; t < MT; ++t)
             [[unroll]] for (uint j = 0; j < NJ; ++j) {
+                ACC r = s[t][j];
+                [[unroll]] for (uint i = 0; i < 8u; ++i) {
+                    const float p = s[t][j][i];
+                    const uint b = floatBitsToUint(p);
+                    const float hs = p >= 6.103515625e-05 ? uintBitsToFloat((b + 0xfffu + ((b >> 13) & 1u)) & 0xffffe000u) : 0.0;
+                    s[t][j][i] = hs;
+                    r[i] = (p - hs) * 2048.0;
+                }
                 ph[t][j] = HALF(s[t][j]);
-                ACC r = ACC(ph[t][j]);
-                [[unroll]] for (uint i = 0; i < 8u; ++i) r[i] = (s[t][j][i] - r[i]) * 2048.0;
                 pl[t][j] = HALF(r);
             }
         const uint kn = kb + BC;

@@ -103,6 +103,7 @@ endforeach()
 vkattn_coopmat_split(128 8 32)
 vkattn_shader(attention_split attention_split.comp)
 vkattn_shader(attention_coopmat_probe attention_coopmat_probe.comp TARGET_ENV vulkan1.2)
+vkattn_shader(coopmat_sum_probe coopmat_sum_probe.comp TARGET_ENV vulkan1.2)
 # Peak-rate microbenchmark of the cooperative-matrix unit (tools/coopmat_peak.cpp).
 foreach(cfg "16;32;8;4;0" "16;32;16;4;0" "16;32;8;8;0" "16;32;8;4;1" "16;32;8;4;2" "16;32;8;4;3" "16;32;8;4;4"
             "16;32;8;8;1" "16;32;8;8;2" "16;32;4;8;1")
@@ -213,6 +214,10 @@ if(VKATTN_TUNING_VARIANTS)
   vkattn_coopmat_split(64 8 32)
   vkattn_coopmat_split(128 4 32)
   vkattn_coopmat_split(80 8 32)
+  # (Measured and dropped: each head-dim step of S or each 16-key step of
+  # P V from a zero accumulator, summed on the ALUs: the same error, 4-9%
+  # slower. The matrix unit's sums keep f32 precision: see the sum probe in
+  # tests/test_attention_coopmat_f32.cpp.)
   # Ablations (wrong results, timing only): xnosm = no softmax; xnold =
   # fragments from registers instead of shared memory; xnoglob = no global K/V
   # loads; xmma = none of the three (matrix work and barriers alone).

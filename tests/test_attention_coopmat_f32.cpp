@@ -16,7 +16,11 @@
 
 #include "attention_check.h"
 #include "attention_problem.h"
+#include "context.h"
+#include "pipelines.h"
+#include "stream.h"
 #include "test_util.h"
+#include "transfer.h"
 #include "vkattn.h"
 
 namespace {
@@ -217,4 +221,58 @@ TEST_CASE("attention coopmat f32: windowed calls go to the portable path", "[att
     build(c, &p);
     CHECK(run(ctx, p) == VKATTN_ERROR_UNSUPPORTED);
     CHECK(std::string(vkattn_last_error()).find("windows") != std::string::npos);
+}
+
+// How much of f32 the matrix unit keeps in the sums of one product (D = A B
+// + C, coopmat_sum_probe.comp). Row r of D is 1 + 2^-(r + 8) (one large and
+// one small product; rows 0..15: the small term 2^-8 .. 2^-23), row-wise
+// also with the 1 coming from C instead of a product (columns 8..15).
+// Every exact result is an f32 number; the split kernel's error bound
+// assumes sums within a few f32 ulps. Prints what the unit returned.
+TEST_CASE("attention coopmat f32: the matrix unit's sums keep f32 precision", "[attention][coopmat][f32]") {
+    TestContext ctx;
+    VKA_REQUIRE_SPLIT(ctx.ctx);
+    using namespace vkattn;
+    Context &c = *ctx.ctx->ctx;
+    std::vector<float> in(768, 0.0f);  // A, B, C
+    float *A = in.data(), *Bm = in.data() + 256, *C = in.data() + 512;
+    // Columns 0..7: the 1 is the product A[r][0] B[0][n]; columns 8..15: it
+    // is C. The small term of row r < 14 is A[r][2 + r] B[2 + r][n] =
+    // 2^-(r + 8), both factors normal f16 numbers.
+    for (int r = 0; r < 16; r++) {
+        A[r * 16 + 0] = 1.0f;
+        for (int n = 0; n < 16; n++) C[r * 16 + n] = n < 8 ? 0.0f : 1.0f;
+    }
+    for (int n = 0; n < 16; n++) Bm[n] = n < 8 ? 1.0f : 0.0f;
+    for (int r = 0; r < 14; r++) {
+        const float a = std::ldexp(1.0f, -(r + 4) / 2);
+        A[r * 16 + 2 + r] = a;
+        for (int n = 0; n < 16; n++) Bm[(2 + r) * 16 + n] = std::ldexp(1.0f, -(r + 8)) / a;
+    }
+    std::unique_ptr<Buffer> bi, bo;
+    REQUIRE(Buffer::create(c, Pool::Workspace, 768 * 4, &bi).ok());
+    REQUIRE(Buffer::create(c, Pool::Workspace, 256 * 4, &bo).ok());
+    REQUIRE(upload(c, bi.get(), 0, in.data(), 768 * 4).ok());
+    ShaderInterface iface;
+    iface.bindings = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER};
+    Pipeline *pipe = nullptr;
+    REQUIRE(c.pipelines().get("coopmat_sum_probe", iface, {}, &pipe).ok());
+    REQUIRE(c.stream().begin().ok());
+    REQUIRE(c.stream().dispatch(*pipe, {{bi.get(), 0, 768 * 4, false}, {bo.get(), 0, 256 * 4, true}}, nullptr, 0, 1).ok());
+    REQUIRE(c.stream().submit(true).ok());
+    std::vector<float> out(256);
+    REQUIRE(download(c, bo.get(), 0, out.data(), 256 * 4).ok());
+    std::string report;
+    int kept_prod = 0, kept_acc = 0;
+    for (int r = 0; r < 14; r++) {
+        const double want = 1.0 + std::ldexp(1.0, -(r + 8));
+        const double p = out[r * 16 + 0], a = out[r * 16 + 8];
+        report += cat("2^-", r + 8, ": product ", p - 1.0, ", accumulator ", a - 1.0, "\n");
+        if (p == want) kept_prod = r + 8;
+        if (a == want) kept_acc = r + 8;
+    }
+    WARN("matrix-unit sums of 1 + 2^-k (k = 8..21):\n" << report << "small terms kept down to 2^-" << kept_prod
+         << " beside a product, 2^-" << kept_acc << " beside the accumulator");
+    CHECK(kept_prod >= 21);
+    CHECK(kept_acc >= 21);
 }

@@ -91,8 +91,17 @@ bool online_softmax(inout ACC s[MT][NJ], inout float m[MT][2], inout float l[MT]
                     mx[elem_slot(i)] = max(mx[elem_slot(i)], y);
                 }
         } else {
+            // The scaled scores themselves, rounded (precise: no fusing into
+            // the subtraction below): exp2 of an fma(s, c2, -max) would see
+            // the product's rounding error, up to half an ulp of the maximum,
+            // which for logits beyond 2^30 overflows exp2 (measured: inf,
+            // then NaN rows, with f32 inputs x 3e5).
             [[unroll]] for (uint j = 0; j < NJ; ++j)
-                [[unroll]] for (uint i = 0; i < 8u; ++i) mx[elem_slot(i)] = max(mx[elem_slot(i)], s[t][j][i] * c2);
+                [[unroll]] for (uint i = 0; i < 8u; ++i) {
+                    precise float y = s[t][j][i] * c2;
+                    s[t][j][i] = y;
+                    mx[elem_slot(i)] = max(mx[elem_slot(i)], y);
+                }
         }
         float mu[2];
         [[unroll]] for (uint q = 0; q < 2u; ++q) {
@@ -112,7 +121,7 @@ bool online_softmax(inout ACC s[MT][NJ], inout float m[MT][2], inout float l[MT]
         [[unroll]] for (uint j = 0; j < NJ; ++j)
             [[unroll]] for (uint i = 0; i < 8u; ++i) {
                 uint q = elem_slot(i);
-                float p = edge ? exp2(s[t][j][i] - mu[q]) : exp2(fma(s[t][j][i], c2, -mu[q]));
+                float p = exp2(s[t][j][i] - mu[q]);
                 s[t][j][i] = p;
                 sum[q] += p;
             }
