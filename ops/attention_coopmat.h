@@ -30,15 +30,18 @@ Status coopmat_layout(Context &ctx, uint32_t *layout, std::string *why);
 
 // Whether the coopmat kernel can serve `d` on this device; `why` says why not.
 // Rules: desc->backend AUTO or COOPMAT (and VKATTN_COOPMAT=0 not set for
-// AUTO); f16 inputs and f16 output (P is rounded to f16, so f32 outputs would
-// lose their f32 error bound; bf16 and f32 inputs go to the portable path);
-// max(D, Dv) <= 512 (above 128, shaders/attention_coopmat_wide.comp splits
-// the head dim across warps, since one warp's output accumulators would not
-// fit the register file); a 16x16x16 f16 x f16 -> f32 shape; subgroups
-// of 32 with shuffle and vote; the probe proved the accumulator layout.
-// Under AUTO, Dv < 8 also stays portable (see choose_coopmat).
+// AUTO); f16 inputs and f16 output (P is rounded to f16, so f32 outputs of
+// f16 inputs would lose their f32 error bound; bf16 goes to the portable
+// path), max(D, Dv) <= 512 (above 128, shaders/attention_coopmat_wide.comp
+// splits the head dim across warps, since one warp's output accumulators
+// would not fit the register file); or f32 inputs and output with
+// max(D, Dv) <= 128 (the SPLIT variants, ops/attention_split.h; not with
+// VKATTN_COOPMAT_F32=0); a 16x16x16 f16 x f16 -> f32 shape; subgroups of 32
+// with shuffle and vote; the probe proved the accumulator layout.
+// Under AUTO, f16 with Dv < 8 also stays portable (see choose_coopmat).
 // Masks, causal, GQA, cross attention, any strides, LSE, split-KV and
-// windowed tensors are all served (same dispatch tiling as the portable path).
+// windowed tensors are all served (same dispatch tiling as the portable
+// path), except that f32 calls needing windows go to the portable path.
 bool coopmat_fits(Context &ctx, const vkattn_attention_desc &d, std::string *why);
 
 // Called by make_plan after the portable config is set: when the case fits,

@@ -417,7 +417,7 @@ VKATTN_API vkattn_status vkattn_attention_workspace_size(vkattn_context ctx, con
 
 typedef struct vkattn_call_info {
     uint32_t struct_size;
-    char path[64];        /* e.g. "portable", "portable+splitkv", "coopmat_nv" */
+    char path[64];        /* e.g. "portable", "portable+splitkv", "coopmat_nv", "coopmat_nv_f32" */
     char variant[128];    /* the shader variant of the main dispatch */
     uint32_t dispatches;  /* compute dispatches recorded */
     uint32_t submits;     /* queue submissions */
