@@ -493,10 +493,10 @@ Status make_plan(Context &ctx, const vkattn_attention_desc &d, Plan *plan) {
         // partials in the workspace. The split kernel reads whole tensors:
         // calls that need windows go to the portable path.
         plan_split(d, c.hdk, ws, &p.split);
+        // (batch x heads within the workgroup-count limit: fits_grid.)
         const char *why = windowed ? "the call needs windows over its tensors"
                           : split_max_binding(p.split) > range ? "a split copy exceeds the max buffer range"
-                          : static_cast<uint64_t>(B * Hq) > lim[1] ? "batch x heads exceeds the workgroup-count limit"
-                                                                   : nullptr;
+                                                               : nullptr;
         if (why) {
             if (d.backend == VKATTN_BACKEND_COOPMAT)
                 return Error(VKATTN_ERROR_UNSUPPORTED, "desc->backend = VKATTN_BACKEND_COOPMAT: f32 inputs on the "
@@ -753,7 +753,18 @@ Status attention(Context &ctx, const vkattn_attention_desc &d, Tensor *q, Tensor
     attn::Plan plan;
     VKA_RETURN_IF_ERROR(attn::make_plan(ctx, d, &plan));
     std::unique_ptr<Buffer> ws, dummy;
-    if (plan.workspace) VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, plan.workspace, &ws));
+    if (plan.workspace) {
+        Status s = Buffer::create(ctx, Pool::Workspace, plan.workspace, &ws);
+        if (!s.ok() && s.code() == VKATTN_ERROR_OUT_OF_DEVICE_MEMORY && plan.split.on &&
+            d.backend == VKATTN_BACKEND_AUTO) {
+            // The f16-pair copies did not fit: the portable path needs none.
+            vkattn_attention_desc dd = d;
+            dd.backend = VKATTN_BACKEND_PORTABLE;
+            VKA_RETURN_IF_ERROR(attn::make_plan(ctx, dd, &plan));
+            s = plan.workspace ? Buffer::create(ctx, Pool::Workspace, plan.workspace, &ws) : Status::Ok();
+        }
+        VKA_RETURN_IF_ERROR(s);
+    }
     VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, 16, &dummy));
     attn::Buffers bufs;
     bufs.q = q->buffer.get(), bufs.k = k->buffer.get(), bufs.v = v->buffer.get();

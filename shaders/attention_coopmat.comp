@@ -34,7 +34,10 @@
 //
 // Defines (one variant each): HD (head-dim bucket, multiple of 16, for both
 // D and Dv), NW (warps), MT (m-tiles per warp), BC (keys per block), TAU,
-// OSHARED. Specialization constants 1..7 mirror the portable kernel's ids: the
+// OSHARED, RALW, PIPE, QSH, and SPLIT: f32 q, k, v read as scaled f16 pairs
+// (ops/attention_split.h), each product done three times (hi x hi, hi x lo,
+// lo x hi; P split the same way), f32 output; AttnParams.pad0 is then the
+// index of the exponent table in the q binding. Specialization constants 1..7 mirror the portable kernel's ids: the
 // host passes the values the variant was built with (a mismatch writes
 // nothing) and LAYOUT (spec 5), the accumulator layout the probe found.
 #extension GL_GOOGLE_include_directive : require
@@ -204,6 +207,10 @@ void pv_product(inout ACC o[MT][NF], HALF pf[MT][NJ]) {
 }
 
 #if SPLIT
+// 2^e for e in [-126, 127].
+float pow2i(int e) { return uintBitsToFloat(uint(e + 127) << 23); }
+bool vka_finite(float x) { return (floatBitsToUint(x) & 0x7fffffffu) < 0x7f800000u; }
+
 // Chunk u (16 bytes) of this invocation in the hi+lo K (or V) tile of keys
 // [kb, kb + BC): a split row is 2 * CH chunks, hi then lo; zero past ke.
 #define VKA_DEFINE_SPLIT_CHUNK(NAME, B8, SN)                                                     \
@@ -250,9 +257,14 @@ void s_product_split(out ACC s[MT][NJ], HALF qh[MT][NF], HALF ql[MT][NF], float 
     // true product beyond the f32 range overflows. (Element-wise:
     // spirv-opt's instruction simplifier crashes on a cooperative matrix
     // times a scalar.)
+    // An infinite hi sum stands alone: its cross terms may be inf * 0 = NaN
+    // (an infinite input's lo is 0, and so is an exact partner's).
     [[unroll]] for (uint j = 0; j < NJ; ++j)
         [[unroll]] for (uint t = 0; t < MT; ++t)
-            [[unroll]] for (uint i = 0; i < 8u; ++i) s[t][j][i] = (fma(c[t][j][i], 1.0 / 2048.0, s[t][j][i]) * sd1) * sd2;
+            [[unroll]] for (uint i = 0; i < 8u; ++i) {
+                const float h = s[t][j][i];
+                s[t][j][i] = (vka_finite(h) ? fma(c[t][j][i], 1.0 / 2048.0, h) : h) * sd1 * sd2;
+            }
 }
 
 // O = alpha O + (Ph Vh + 2^-11 (Ph Vl + Pl Vh)) for this key block: the
@@ -277,13 +289,13 @@ void pv_product_split(inout ACC o[MT][NF], HALF ph[MT][NJ], HALF pl[MT][NJ], flo
             }
         }
         [[unroll]] for (uint t = 0; t < MT; ++t)
-            [[unroll]] for (uint i = 0; i < 8u; ++i)
-                o[t][f][i] = fma(o[t][f][i], alpha[t][elem_slot(i)], fma(c[t][i], 1.0 / 2048.0, a[t][i]));
+            [[unroll]] for (uint i = 0; i < 8u; ++i) {
+                const float h = a[t][i];
+                o[t][f][i] = fma(o[t][f][i], alpha[t][elem_slot(i)], vka_finite(h) ? fma(c[t][i], 1.0 / 2048.0, h) : h);
+            }
     }
 }
 
-// 2^e for e in [-126, 127].
-float pow2i(int e) { return uintBitsToFloat(uint(e + 127) << 23); }
 #endif
 
 void main() {
@@ -321,7 +333,7 @@ void main() {
     const int eq = vka_split_exp(QW[P.pad0 + bl * pc.tile_h + hl]);
     const int ek = vka_split_exp(QW[P.pad0 + pc.tile_bh + bl * hkv + kvh]);
     const int ev = vka_split_exp(QW[P.pad0 + pc.tile_bh + pc.tile_bh / P.group + bl * hkv + kvh]);
-    const int es1 = -(eq + ek) / 2, es2 = -(eq + ek) - es1;  // each in [-126, 126]
+    const int es1 = -(eq + ek) / 2, es2 = -(eq + ek) - es1;  // each within [-126, 113]
     const float sd1 = pow2i(es1), sd2 = pow2i(es2);
     const float c2 = P.scale * LOG2E;
     const float vs = pow2i(-ev);
@@ -603,8 +615,9 @@ void main() {
                 uint row = rt + elem_row(lane, i);
                 uint col = f * 16u + elem_col(lane, i);
                 if (row < qrows && col < P.dv)
-                    store_out(row, col, partials ? o[t][f][i] * vs : o[t][f][i] * (inv[elem_slot(i)] * vs), partials, bh,
-                              bl, hl);
+                    // (o / l) first, then 2^-ev: inv * 2^-ev could be subnormal.
+                    store_out(row, col, partials ? o[t][f][i] * vs : (o[t][f][i] * inv[elem_slot(i)]) * vs, partials,
+                              bh, bl, hl);
             }
 #endif
         store_row_stats(m[t], lt, rt, lane, qrows, partials, want_lse, bh, bl, hl);

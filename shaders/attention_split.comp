@@ -6,8 +6,9 @@
 //                      (f32 bits, which order like the values; the entry is
 //                      zeroed before), a workgroup maximum then one atomic;
 //   VKA_SPLIT_CONVERT: hi and lo of every element, zeros past the head dim.
-// inf and NaN keep hi = inf / NaN and lo = 0, so they reach the output as
-// they would through f16 tensors. Rounding is done on the bits (round to
+// inf and NaN keep hi = inf / NaN and lo = 0; the kernel then uses the hi
+// products alone wherever they are not finite (no inf * 0 from the lo terms),
+// so non-finite inputs give the results of the portable path (tested). Rounding is done on the bits (round to
 // nearest even on every device).
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require

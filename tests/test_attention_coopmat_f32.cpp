@@ -11,7 +11,9 @@
 // elsewhere (lavapipe) each test WARNs why and skips.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "attention_check.h"
@@ -175,6 +177,52 @@ TEST_CASE("attention coopmat f32: magnitudes and stress inputs", "[attention][co
     }
 }
 
+// inf and NaN inputs: the same non-finite outputs as the portable path
+// (an infinite hi product must not meet a lo of 0 as inf * 0 = NaN), and the
+// finite outputs of the other rows within the f32 tolerance of each other.
+TEST_CASE("attention coopmat f32: inf and NaN inputs give the portable path's results", "[attention][coopmat][f32]") {
+    TestContext ctx;
+    VKA_REQUIRE_SPLIT(ctx.ctx);
+    const double inf = std::numeric_limits<double>::infinity();
+    Case c = f32_case();
+    c.Hq = 2, c.Nq = 40, c.Nk = 100, c.D = 64;
+    const int64_t D = c.D, Nk = c.Nk;
+    // BHND: element (h, n, d) of q/k/v at (h * N + n) * D + d.
+    struct Poke { int which; int64_t at; double x; };
+    const Poke pokes[] = {{2, (0 * Nk + 5) * D + 3, inf},        // v: +inf in head 0, key 5
+                          {2, (1 * Nk + 7) * D + 0, -inf},       // v: -inf in head 1
+                          {0, (0 * 40 + 2) * D + 1, inf},        // q row 2 of head 0
+                          {1, (1 * Nk + 9) * D + 4, std::nan("")}};  // k: NaN in head 1
+    Problem a, b;
+    build(c, &a);
+    Case cp = c;
+    cp.backend = VKATTN_BACKEND_PORTABLE;
+    build(cp, &b);
+    for (const Poke &p : pokes)
+        for (Problem *pr : {&a, &b}) (p.which == 0 ? pr->q : p.which == 1 ? pr->k : pr->v).set(p.at, p.x);
+    REQUIRE(run(ctx, a) == VKATTN_SUCCESS);
+    CHECK(last_call(ctx).path.rfind("coopmat_nv_f32", 0) == 0);
+    REQUIRE(run(ctx, b) == VKATTN_SUCCESS);
+    CHECK(last_call(ctx).path.rfind("portable", 0) == 0);
+    int64_t nonfinite = 0;
+    for (int64_t i = 0; i < a.out.n; i++) {
+        const double x = a.out.get(i), y = b.out.get(i);
+        INFO("output element " << i << ": coopmat_nv_f32 " << x << ", portable " << y);
+        REQUIRE(std::isnan(x) == std::isnan(y));
+        if (std::isnan(y)) {
+            nonfinite++;
+            continue;
+        }
+        if (std::isinf(y)) {
+            nonfinite++;
+            REQUIRE(x == y);
+            continue;
+        }
+        REQUIRE(std::fabs(x - y) <= 1e-5 * std::max(1.0, std::fabs(y)));
+    }
+    CHECK(nonfinite > 0);
+}
+
 TEST_CASE("attention coopmat f32: AUTO, fallbacks and determinism", "[attention][coopmat][f32]") {
     TestContext ctx;
     VKA_REQUIRE_SPLIT(ctx.ctx);
@@ -224,9 +272,9 @@ TEST_CASE("attention coopmat f32: windowed calls go to the portable path", "[att
 }
 
 // How much of f32 the matrix unit keeps in the sums of one product (D = A B
-// + C, coopmat_sum_probe.comp). Row r of D is 1 + 2^-(r + 8) (one large and
-// one small product; rows 0..15: the small term 2^-8 .. 2^-23), row-wise
-// also with the 1 coming from C instead of a product (columns 8..15).
+// + C, coopmat_sum_probe.comp). Row r < 14 of D is 1 + 2^-(r + 8) (one large
+// and one small product: the small term 2^-8 .. 2^-21), also with the 1
+// coming from C instead of a product (columns 8..15).
 // Every exact result is an f32 number; the split kernel's error bound
 // assumes sums within a few f32 ulps. Prints what the unit returned.
 TEST_CASE("attention coopmat f32: the matrix unit's sums keep f32 precision", "[attention][coopmat][f32]") {

@@ -407,7 +407,11 @@ VKATTN_API vkattn_status vkattn_attention_host(vkattn_context ctx, const vkattn_
                                               const void *mask, void *out, float *lse);
 
 /* Device workspace (bytes) vkattn_attention needs for this descriptor,
- * beyond the tensors themselves (split-KV partial results, ...). */
+ * beyond the tensors themselves: split-KV partial results, and for f32
+ * inputs on matrix units (path "coopmat_nv_f32") the f16-pair copies of q, k
+ * and v (as many bytes as the f32 tensors, their head dims rounded up to 48,
+ * 64, 80 or 128). Where that allocation fails under AUTO, the call runs on
+ * the portable path, which needs no copies. */
 VKATTN_API vkattn_status vkattn_attention_workspace_size(vkattn_context ctx, const vkattn_attention_desc *desc,
                                                         uint64_t *bytes);
 

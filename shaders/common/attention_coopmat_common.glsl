@@ -83,7 +83,7 @@ bool online_softmax(inout ACC s[MT][NJ], inout float m[MT][2], inout float l[MT]
                     uint r = rt + elem_row(lane, i);
                     uint gj = kb + j * 16u + elem_col(lane, i);
                     bool keep = gj < ke && (!causal || gj <= pc.q0 + r);
-                    float y = s[t][j][i] * c2;
+                    precise float y = s[t][j][i] * c2;
                     if (keep && has_mask && r < qrows)
                         y = fma(mask_value(mbase + r * P.m_sn + (gj - pc.k0) * P.m_sd), LOG2E, y);
                     y = keep ? y : VKA_NEG_INF;

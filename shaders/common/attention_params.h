@@ -34,7 +34,8 @@ struct AttnParams {
     uint mask_kind;  // VKA_MASK_*
     float scale;
     uint split_len;  // keys per split (multiple of the key block)
-    uint pad0, pad1, pad2;
+    uint pad0;       // f32 on matrix units (SPLIT): uint index of the exponent table in the q binding
+    uint pad1, pad2;
     uint q_sb, q_sh, q_sn, q_sd;
     uint k_sb, k_sh, k_sn, k_sd;
     uint v_sb, v_sh, v_sn, v_sd;
