@@ -34,7 +34,7 @@ class VkattnPatchModel:
             "f32_precision": (list(F32_PRECISIONS), {"default": "exact",
                                                      "tooltip": "float32 models (torch on the CPU): f16 computes "
                                                                 "attention like float16 inputs, several times faster; "
-                                                                "exact keeps f32 arithmetic"}),
+                                                                "exact keeps f32 accuracy"}),
         }}
 
     RETURN_TYPES = ("MODEL",)

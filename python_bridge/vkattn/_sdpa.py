@@ -99,7 +99,10 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     gradient would be needed). Every product and sum is accumulated in f32.
     Returns an array of query's kind, dtype and device, contiguous.
 
-    precision (float32 inputs only): "exact" (f32 arithmetic on f32 inputs) or
+    precision (float32 inputs only): "exact" (f32 accuracy: f32 arithmetic, or
+    on GPUs with NV cooperative matrices each value as a scaled pair of
+    float16 values through three matrix-unit products, held to the same
+    bound) or
     "f16" (inputs rounded to float16 on the way to the device and computed
     like float16 inputs, f32 accumulation: half the bytes to move and the
     matrix units, at float16 accuracy; an input beyond the float16 range makes
