@@ -258,7 +258,7 @@ void main() {
                 if (c < P.dv) store_out(obase + c * P.o_sd, o[i * ON + j] * inv);
             }
             if (ox == 0u && (P.flags & VKA_ATTN_LSE) != 0u)
-                LSE[pc.l_org + bl * P.l_sb + hl * P.l_sh + row * P.l_sn] = l > 0.0 ? m + log_ge1(l) : VKA_NEG_INF;
+                LSE[pc.l_org + bl * P.l_sb + hl * P.l_sh + row * P.l_sn] = l > 0.0 ? m + log_ge1(l) : (l == 0.0 ? VKA_NEG_INF : l);
         }
     }
 }

@@ -45,7 +45,7 @@ void main() {
     const uint obase = pc.o_org + bl * P.o_sb + hl * P.o_sh + row * P.o_sn;
     for (uint c = gl_LocalInvocationID.x; c < P.dv; c += gl_WorkGroupSize.x) {
         float acc = 0.0;
-        if (L > 0.0)
+        if (!(L <= 0.0))  // a NaN sum (NaN or +inf logits) makes the row NaN
             for (uint p = 0; p < pc.n_parts; ++p) {
                 float w = exp_nonpos(WS[mlb + 2u * (p * cells + cell)] - M);
                 acc = fma(WS[(p * cells + cell) * P.dv + c], w, acc);
@@ -60,5 +60,5 @@ void main() {
 #endif
     }
     if (gl_LocalInvocationID.x == 0u && (P.flags & VKA_ATTN_LSE) != 0u)
-        LSE[pc.l_org + bl * P.l_sb + hl * P.l_sh + row * P.l_sn] = L > 0.0 ? M + log_ge1(L) : VKA_NEG_INF;
+        LSE[pc.l_org + bl * P.l_sb + hl * P.l_sh + row * P.l_sn] = L > 0.0 ? M + log_ge1(L) : (L == 0.0 ? VKA_NEG_INF : L);
 }

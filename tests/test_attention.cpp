@@ -324,6 +324,64 @@ TEST_CASE("attention: host calls decline imports they cannot serve", "[attention
     }
 }
 
+// Non-finite inputs, against the double reference: a row with a NaN or +inf
+// logit (q = inf, k = NaN) is NaN, lse included; an infinite v makes its
+// column infinite; everything else stays within 1e-5 of the reference (its
+// ulp-level checks are the other tests'). Every kernel: the contiguous and
+// the generic-stride portable kernels, split-KV's combine pass, and on
+// devices with matrix units whatever AUTO picks (f16, f32).
+TEST_CASE("attention: NaN and infinite inputs", "[attention]") {
+    TestContext ctx;
+    VKA_REQUIRE_DEVICE(ctx.ctx);
+    const double inf = std::numeric_limits<double>::infinity();
+    for (const char *mode : {"fast", "generic", "splitkv"}) {
+        EnvGuard g1("VKATTN_ATTN_GENERIC", std::strcmp(mode, "generic") == 0 ? "1" : "0");
+        EnvGuard g2("VKATTN_FORCE_SPLITKV", std::strcmp(mode, "splitkv") == 0 ? "3" : "0");
+        for (vkattn_dtype dt : {VKATTN_DTYPE_F32, VKATTN_DTYPE_F16}) {
+            Case c;
+            c.dtype = dt, c.Hq = 3, c.Nq = 20, c.Nk = 150, c.D = 40;
+            Problem p;
+            build(c, &p);
+            const int64_t D = p.cs.D, Dv = p.cs.Dv, Nk = p.cs.Nk, Nq = p.cs.Nq;
+            p.q.set((0 * Nq + 2) * D + 1, inf);                      // head 0, row 2: +-inf logits
+            p.k.set((1 * Nk + 9) * D + 4, std::nan(""));             // head 1, key 9: NaN logits
+            p.v.set((2 * Nk + 70) * Dv + 5, -inf);                   // head 2, key 70: column 5 is -inf
+            const vkattn_status st = run(ctx, p);
+            INFO(mode << " " << dt_name(dt) << " path " << last_call(ctx.ctx).path);
+            REQUIRE(st == VKATTN_SUCCESS);
+            std::vector<double> ro, rl;
+            int64_t nan_rows = 0, inf_cols = 0;
+            for (int64_t h = 0; h < c.Hq; h++) {
+                std::vector<int64_t> rows(static_cast<size_t>(Nq));
+                for (int64_t i = 0; i < Nq; i++) rows[static_cast<size_t>(i)] = i;
+                vkattn::ref::attention_rows(p.desc, p.q.bytes.data(), p.k.bytes.data(), p.v.bytes.data(), nullptr, 0, h,
+                                            rows, &ro, &rl);
+                for (int64_t i = 0; i < Nq; i++) {
+                    const int64_t lat = (h * Nq + i);
+                    const double lw = rl[static_cast<size_t>(i)], lg = p.lse.get(lat);
+                    INFO("head " << h << " row " << i << " lse got " << lg << " want " << lw);
+                    REQUIRE(std::isnan(lg) == std::isnan(lw));
+                    if (std::isnan(lw)) nan_rows++;
+                    for (int64_t j = 0; j < Dv; j++) {
+                        const double want = ro[static_cast<size_t>(i * Dv + j)], got = p.out.get((h * Nq + i) * Dv + j);
+                        INFO("col " << j << " got " << got << " want " << want);
+                        REQUIRE(std::isnan(got) == std::isnan(want));
+                        if (std::isnan(want)) continue;
+                        if (std::isinf(want)) {
+                            inf_cols++;
+                            REQUIRE(got == want);
+                            continue;
+                        }
+                        REQUIRE(std::fabs(got - want) <= 1e-3 * std::max(1.0, std::fabs(want)));
+                    }
+                }
+            }
+            CHECK(nan_rows == 1 + Nq);  // q's row, and every row of head 1
+            CHECK(inf_cols == Nq);      // column 5 of head 2
+        }
+    }
+}
+
 TEST_CASE("attention: deterministic", "[attention]") {
     TestContext ctx;
     VKA_REQUIRE_DEVICE(ctx.ctx);

@@ -162,7 +162,7 @@ void store_row_stats(float mrow[2], float lt[2], uint rt, uint lane, uint qrows,
             WS[mlb + 2u * cell + 1u] = lt[q];
         } else if (row < qrows && want_lse) {
             LSE[pc.l_org + bl * P.l_sb + hl * P.l_sh + row * P.l_sn] =
-                lt[q] > 0.0 ? mn + log_ge1(lt[q]) : VKA_NEG_INF;
+                lt[q] > 0.0 ? mn + log_ge1(lt[q]) : (lt[q] == 0.0 ? VKA_NEG_INF : lt[q]);
         }
     }
 }

@@ -9,9 +9,10 @@
 
 // exp(x) for x <= 0 (or -inf). Results below 2^-125 are returned as 0: every
 // softmax weight here is relative to a row maximum of weight 1, so they are
-// far below f32 resolution of the sums they join.
+// far below f32 resolution of the sums they join. NaN gives NaN (a NaN or
+// +inf logit makes its row NaN, as in the reference and PyTorch).
 float exp_nonpos(float x) {
-    if (!(x >= -86.5)) return 0.0;  // also -inf
+    if (x < -86.5) return 0.0;  // also -inf; NaN goes on and stays NaN
     float n = roundEven(x * 1.44269504088896341);
     // Cody-Waite: LN2_HI has 12 trailing zero bits, so n * LN2_HI is exact.
     float r = (x - n * 0.693145751953125) - n * 1.42860682030941723212e-6;
