@@ -201,6 +201,28 @@ bool coopmat_fits(Context &ctx, const vkattn_attention_desc &d, std::string *why
 
 namespace {
 
+// The tiling a variant's suffix names ("_"-separated parts: w<warps>,
+// m<m-tiles per warp>, k<keys per block>, q<Q in shared memory>, s<head-dim
+// slices>; other parts are the shader's business).
+struct Tiling {
+    uint32_t nw = 4, mt = 1, bc = 64, qsh = 0, ds = 1;
+};
+Tiling parse_tiling(const std::string &suffix) {
+    Tiling r;
+    const std::string t = cat("_", suffix, "_");
+    for (size_t at = 0; (at = t.find('_', at)) != std::string::npos && at + 2 < t.size(); at++) {
+        const char kind = t[at + 1];
+        const uint32_t v = static_cast<uint32_t>(std::strtoul(t.c_str() + at + 2, nullptr, 10));
+        if (v == 0) continue;
+        if (kind == 'w') r.nw = v;
+        else if (kind == 'm') r.mt = v;
+        else if (kind == 'k') r.bc = v;
+        else if (kind == 'q') r.qsh = v;
+        else if (kind == 's') r.ds = v;
+    }
+    return r;
+}
+
 // f32 inputs: the SPLIT variants (8 warps x 16 rows, O rescaled in registers
 // every key block; key blocks of 64 up to bucket 80, 32 at 128, where 64
 // would not fit 48 KiB of shared memory with hi and lo tiles). Heads of
@@ -222,14 +244,8 @@ Status choose_split(Context &ctx, uint32_t hd, uint32_t layout, Plan *plan,
         *why = cat("no f32 coopmat variant for head-dim bucket ", hd);
         return decline();
     }
-    uint32_t nw = 8, bc = 64;
-    const std::string t = cat("_", suffix, "_");
-    for (size_t at = 0; (at = t.find('_', at)) != std::string::npos && at + 2 < t.size(); at++) {
-        const uint32_t v = static_cast<uint32_t>(std::strtoul(t.c_str() + at + 2, nullptr, 10));
-        if (v == 0) continue;
-        if (t[at + 1] == 'w') nw = v;
-        else if (t[at + 1] == 'k') bc = v;
-    }
+    const Tiling tl = parse_tiling(suffix);  // every split variant names w and k
+    const uint32_t nw = tl.nw, bc = tl.bc;
     const uint32_t rs = hd / 8 + 1, br = nw * 16;
     const uint32_t smem = 16 * std::max(br * rs, 4 * bc * rs);  // Q staging aliases the K/V hi and lo tiles
     if (smem > ctx.caps().info.max_shared_memory) {
@@ -329,18 +345,8 @@ Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, 
         if (find_embedded_shader(shader_name(alt))) suffix = alt;
     }
     const std::string shader = shader_name(suffix);
-    uint32_t nw = 4, mt = 1, bc = 64, qsh = 0, ds = 1;
-    const std::string t = cat("_", suffix, "_");
-    for (size_t at = 0; (at = t.find('_', at)) != std::string::npos && at + 2 < t.size(); at++) {
-        const char kind = t[at + 1];
-        const uint32_t v = static_cast<uint32_t>(std::strtoul(t.c_str() + at + 2, nullptr, 10));
-        if (v == 0) continue;
-        if (kind == 'w') nw = v;
-        else if (kind == 'm') mt = v;
-        else if (kind == 'k') bc = v;
-        else if (kind == 'q') qsh = v;
-        else if (kind == 's') ds = v;
-    }
+    const Tiling tl = parse_tiling(suffix);
+    const uint32_t nw = tl.nw, mt = tl.mt, bc = tl.bc, qsh = tl.qsh, ds = tl.ds;
     if (wide != (ds > 1) || nw % ds != 0) {
         why = cat("coopmat tiling '", suffix, "' does not fit head-dim bucket ", hd);
         return decline();
