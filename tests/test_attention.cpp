@@ -389,12 +389,7 @@ TEST_CASE("attention: deterministic", "[attention]") {
         EnvGuard env("VKATTN_FORCE_SPLITKV", splits);
         Case c;
         c.Nq = 100, c.Nk = 500, c.flags |= VKATTN_ATTENTION_LSE;
-        Problem a, b;
-        build(c, &a);
-        build(c, &b);
-        REQUIRE(run(ctx, a) == VKATTN_SUCCESS);
-        REQUIRE(run(ctx, b) == VKATTN_SUCCESS);
-        check_same_bytes(a, b);
+        check_deterministic(ctx, c);
     }
 }
 

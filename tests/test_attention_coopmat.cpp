@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "attention_check.h"
 #include "attention_problem.h"
 #include "attention_reference.h"
 #include "test_util.h"
@@ -143,17 +144,7 @@ void coop(vkattn_context ctx, const Case &c) {
 bool coopmat_available(vkattn_context ctx) {
     Case c = coop_case();
     c.Nq = 5, c.Nk = 9, c.D = 16;
-    Problem p;
-    build(c, &p);
-    vkattn_status s = run(ctx, p);
-    if (s == VKATTN_SUCCESS) return true;
-    const std::string msg = vkattn_last_error();
-    REQUIRE(s == VKATTN_ERROR_UNSUPPORTED);
-    CHECK(msg.find("VKATTN_BACKEND_COOPMAT") != std::string::npos);
-    vkattn_device_info info = VKATTN_DEVICE_INFO_INIT;
-    VKA_CHECK_OK(vkattn_context_get_device_info(ctx, &info));
-    WARN("skipped: the coopmat attention path is unavailable on " << info.name << ": " << msg);
-    return false;
+    return path_available(ctx, c, "the coopmat attention path");
 }
 
 #define VKA_REQUIRE_COOPMAT(ctx)                       \
@@ -320,12 +311,7 @@ TEST_CASE("attention coopmat: AUTO picks the path, COOPMAT refuses what it canno
         a.backend = VKATTN_BACKEND_AUTO;
         CHECK(run_and_check(ctx, a).rfind("portable", 0) == 0);
         a.backend = VKATTN_BACKEND_COOPMAT;
-        Problem p;
-        build(a, &p);
-        CHECK(run(ctx, p) == VKATTN_ERROR_UNSUPPORTED);
-        const std::string msg = vkattn_last_error();
-        INFO(msg);
-        CHECK(msg.find(x.needle) != std::string::npos);
+        check_refused(ctx, a, x.needle);
     }
     c.backend = VKATTN_BACKEND_PORTABLE;  // "portable" or "portable+splitkv", whichever fills the device
     CHECK(run_and_check(ctx, c).rfind("portable", 0) == 0);
@@ -402,12 +388,7 @@ TEST_CASE("attention coopmat: deterministic", "[attention][coopmat]") {
     VKA_REQUIRE_COOPMAT(ctx.ctx);
     Case c = coop_case();
     c.Nq = 200, c.Nk = 700;
-    Problem a, b;
-    build(c, &a);
-    build(c, &b);
-    REQUIRE(run(ctx, a) == VKATTN_SUCCESS);
-    REQUIRE(run(ctx, b) == VKATTN_SUCCESS);
-    check_same_bytes(a, b);
+    check_deterministic(ctx, c);
 }
 
 TEST_CASE("attention coopmat: tilings", "[attention][coopmat]") {

@@ -63,16 +63,7 @@ void split(vkattn_context ctx, const Case &c) {
 bool available(vkattn_context ctx) {
     Case c = f32_case();
     c.Nq = 5, c.Nk = 9, c.D = 16;
-    Problem p;
-    build(c, &p);
-    vkattn_status s = run(ctx, p);
-    if (s == VKATTN_SUCCESS) return true;
-    const std::string msg = vkattn_last_error();
-    REQUIRE(s == VKATTN_ERROR_UNSUPPORTED);
-    vkattn_device_info info = VKATTN_DEVICE_INFO_INIT;
-    VKA_CHECK_OK(vkattn_context_get_device_info(ctx, &info));
-    WARN("skipped: f32 attention on the matrix units is unavailable on " << info.name << ": " << msg);
-    return false;
+    return path_available(ctx, c, "f32 attention on the matrix units");
 }
 
 #define VKA_REQUIRE_SPLIT(ctx)                 \
@@ -238,21 +229,11 @@ TEST_CASE("attention coopmat f32: AUTO, fallbacks and determinism", "[attention]
     c.D = 160;
     CHECK(run_and_check(ctx, c).rfind("portable", 0) == 0);
     c.backend = VKATTN_BACKEND_COOPMAT;
-    {
-        Problem p;
-        build(c, &p);
-        CHECK(run(ctx, p) == VKATTN_ERROR_UNSUPPORTED);
-        CHECK(std::string(vkattn_last_error()).find("f32 inputs with head dims above 128") != std::string::npos);
-    }
+    check_refused(ctx, c, "f32 inputs with head dims above 128");
     // Same inputs, same bits.
     c = f32_case();
     c.Nq = 200, c.Nk = 500, c.D = 128;
-    Problem a, b;
-    build(c, &a);
-    build(c, &b);
-    REQUIRE(run(ctx, a) == VKATTN_SUCCESS);
-    REQUIRE(run(ctx, b) == VKATTN_SUCCESS);
-    check_same_bytes(a, b);
+    check_deterministic(ctx, c);
 }
 
 TEST_CASE("attention coopmat f32: windowed calls go to the portable path", "[attention][coopmat][f32]") {
@@ -265,10 +246,7 @@ TEST_CASE("attention coopmat f32: windowed calls go to the portable path", "[att
     c.backend = VKATTN_BACKEND_AUTO;
     CHECK(run_and_check(ctx, c).rfind("portable", 0) == 0);
     c.backend = VKATTN_BACKEND_COOPMAT;
-    Problem p;
-    build(c, &p);
-    CHECK(run(ctx, p) == VKATTN_ERROR_UNSUPPORTED);
-    CHECK(std::string(vkattn_last_error()).find("windows") != std::string::npos);
+    check_refused(ctx, c, "windows");
 }
 
 // How much of f32 the matrix unit keeps in the sums of one product (D = A B

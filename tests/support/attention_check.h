@@ -13,6 +13,7 @@
 
 #include "attention_problem.h"
 #include "attention_reference.h"
+#include "test_util.h"
 
 namespace attn_test {
 
@@ -109,6 +110,44 @@ inline double check(Problem &p, Stats &stats) {
     stats.note(std::string(dt_name(c.dtype)) + "->" + dt_name(c.out_dtype) + " raw", worst_raw);
     if (has_lse) stats.note("lse", worst_lse);
     return worst;
+}
+
+// Runs c twice on fresh problems and requires the same bytes (determinism).
+inline void check_deterministic(vkattn_context ctx, const Case &c) {
+    Problem a, b;
+    build(c, &a);
+    build(c, &b);
+    REQUIRE(run(ctx, a) == VKATTN_SUCCESS);
+    REQUIRE(run(ctx, b) == VKATTN_SUCCESS);
+    check_same_bytes(a, b);
+}
+
+// Requires that c is refused with UNSUPPORTED and a message containing needle.
+inline void check_refused(vkattn_context ctx, const Case &c, const char *needle) {
+    Problem p;
+    build(c, &p);
+    CHECK(run(ctx, p) == VKATTN_ERROR_UNSUPPORTED);
+    const std::string msg = vkattn_last_error();
+    INFO(msg);
+    CHECK(msg.find(needle) != std::string::npos);
+}
+
+// True when the device serves `probe` (a small case forced onto a
+// BACKEND_COOPMAT path); otherwise requires the UNSUPPORTED answer naming the
+// backend, WARNs "skipped: <what> is unavailable on <device>: <why>" and
+// returns false so that the caller can skip.
+inline bool path_available(vkattn_context ctx, const Case &probe, const char *what) {
+    Problem p;
+    build(probe, &p);
+    vkattn_status s = run(ctx, p);
+    if (s == VKATTN_SUCCESS) return true;
+    const std::string msg = vkattn_last_error();
+    REQUIRE(s == VKATTN_ERROR_UNSUPPORTED);
+    CHECK(msg.find("VKATTN_BACKEND_COOPMAT") != std::string::npos);
+    vkattn_device_info info = VKATTN_DEVICE_INFO_INIT;
+    VKA_CHECK_OK(vkattn_context_get_device_info(ctx, &info));
+    WARN("skipped: " << what << " is unavailable on " << info.name << ": " << msg);
+    return false;
 }
 
 }  // namespace attn_test
