@@ -36,11 +36,12 @@ void main() {
     float M = VKA_NEG_INF;
     for (uint p = 0; p < pc.n_parts; ++p) M = max(M, WS[mlb + 2u * (p * cells + cell)]);
     float L = 0.0;
-    if (M != VKA_NEG_INF)
-        for (uint p = 0; p < pc.n_parts; ++p) {
-            uint i = mlb + 2u * (p * cells + cell);
-            L += WS[i + 1u] * exp_nonpos(WS[i] - M);
-        }
+    for (uint p = 0; p < pc.n_parts; ++p) {
+        uint i = mlb + 2u * (p * cells + cell);
+        // With M = -inf every part is empty (sum 0) or had only NaN logits
+        // (sum NaN, max -inf): the row is zeros, or NaN.
+        L += M != VKA_NEG_INF ? WS[i + 1u] * exp_nonpos(WS[i] - M) : WS[i + 1u];
+    }
     float inv = L > 0.0 ? recip_refined(L) : 0.0;
     const uint obase = pc.o_org + bl * P.o_sb + hl * P.o_sh + row * P.o_sn;
     for (uint c = gl_LocalInvocationID.x; c < P.dv; c += gl_WorkGroupSize.x) {

@@ -106,7 +106,7 @@ vkattn_shader(attention_coopmat_probe attention_coopmat_probe.comp TARGET_ENV vu
 vkattn_shader(coopmat_sum_probe coopmat_sum_probe.comp TARGET_ENV vulkan1.2)
 # Peak-rate microbenchmark of the cooperative-matrix unit (tools/coopmat_peak.cpp).
 foreach(cfg "16;32;8;4;0" "16;32;16;4;0" "16;32;8;8;0" "16;32;8;4;1" "16;32;8;4;2" "16;32;8;4;3" "16;32;8;4;4"
-            "16;32;8;8;1" "16;32;8;8;2" "16;32;4;8;1")
+            "16;32;8;8;1" "16;32;8;8;2" "16;32;4;8;1" "16;32;8;4;5" "16;32;8;8;5")
   list(GET cfg 0 tn)
   list(GET cfg 1 acc)
   list(GET cfg 2 nacc)

@@ -7,7 +7,8 @@
 //   0 operands in registers; 1 B loaded from shared memory (uvec4 array)
 //   column-major each product (as K in attention); 2 the same, row-major (as
 //   V); 3 A converted from an f32 accumulator each round (as P); 4 as 2 from a
-//   float16_t shared array.
+//   float16_t shared array; 5 as 1, each loaded B feeding two products with
+//   different A (two 16-row m-tiles sharing a K fragment).
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_NV_cooperative_matrix : require
@@ -40,12 +41,14 @@ layout(push_constant) uniform Push { uint iters; } pc;
 void main() {
     fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> a;
     fcoopmatNV<16, gl_ScopeSubgroup, 16, TN> b;
+    fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> a1;
     fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> af;
     fcoopmatNV<32, gl_ScopeSubgroup, 16, TN> bf;
     coopMatLoadNV(af, BUF, 0u, 16u, false);
     coopMatLoadNV(bf, BUF, 256u, 16u, false);
     a = fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>(af);
     b = fcoopmatNV<16, gl_ScopeSubgroup, 16, TN>(bf);
+    a1 = fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>(af * 0.5);
     for (uint e = gl_LocalInvocationID.x; e < 64u * RS; e += WARPS * 32u) {
         sMem[e] = uvec4(e, e * 3u, e * 5u, e * 7u) & 0x3bff3bffu;
         [[unroll]] for (uint h = 0; h < 8u; ++h) sH[e * 8u + h] = float16_t(float(e % 13u) * 0.01);
@@ -58,6 +61,7 @@ void main() {
         fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> a2 = fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>(af);
         af = af * 0.5;
 #endif
+        fcoopmatNV<16, gl_ScopeSubgroup, 16, TN> bl5;
         [[unroll]] for (uint i = 0; i < NACC; ++i) {
             const uint off = ((i + it) % 4u) * 16u * RS + (i % 8u) * 2u;
 #if MODE == 1
@@ -68,6 +72,13 @@ void main() {
             fcoopmatNV<16, gl_ScopeSubgroup, 16, TN> bl;
             coopMatLoadNV(bl, sMem, off, RS, false);
             c[i] = coopMatMulAddNV(a, bl, c[i]);
+#elif MODE == 5
+            if ((i & 1u) == 0u) {
+                coopMatLoadNV(bl5, sMem, off, RS, true);
+                c[i] = coopMatMulAddNV(a, bl5, c[i]);
+            } else {
+                c[i] = coopMatMulAddNV(a1, bl5, c[i]);
+            }
 #elif MODE == 4
             fcoopmatNV<16, gl_ScopeSubgroup, 16, TN> bl;
             coopMatLoadNV(bl, sH, off * 8u, RS * 8u, false);

@@ -339,13 +339,14 @@ TEST_CASE("attention: NaN and infinite inputs", "[attention]") {
         EnvGuard g2("VKATTN_FORCE_SPLITKV", std::strcmp(mode, "splitkv") == 0 ? "3" : "0");
         for (vkattn_dtype dt : {VKATTN_DTYPE_F32, VKATTN_DTYPE_F16}) {
             Case c;
-            c.dtype = dt, c.Hq = 3, c.Nq = 20, c.Nk = 150, c.D = 40;
+            c.dtype = dt, c.Hq = 4, c.Nq = 20, c.Nk = 150, c.D = 40;
             Problem p;
             build(c, &p);
             const int64_t D = p.cs.D, Dv = p.cs.Dv, Nk = p.cs.Nk, Nq = p.cs.Nq;
             p.q.set((0 * Nq + 2) * D + 1, inf);                      // head 0, row 2: +-inf logits
             p.k.set((1 * Nk + 9) * D + 4, std::nan(""));             // head 1, key 9: NaN logits
             p.v.set((2 * Nk + 70) * Dv + 5, -inf);                   // head 2, key 70: column 5 is -inf
+            for (int64_t j = 0; j < Nk; j++) p.k.set((3 * Nk + j) * D + 7, std::nan(""));  // head 3: every logit NaN
             const vkattn_status st = run(ctx, p);
             INFO(mode << " " << dt_name(dt) << " path " << last_call(ctx.ctx).path);
             REQUIRE(st == VKATTN_SUCCESS);
@@ -376,7 +377,7 @@ TEST_CASE("attention: NaN and infinite inputs", "[attention]") {
                     }
                 }
             }
-            CHECK(nan_rows == 1 + Nq);  // q's row, and every row of head 1
+            CHECK(nan_rows == 1 + 2 * Nq);  // q's row, and every row of heads 1 and 3
             CHECK(inf_cols == Nq);      // column 5 of head 2
         }
     }

@@ -4,7 +4,8 @@
 // device; compare it with the attention kernel's rate and the chip's peak.
 // Modes (the _m suffix): 0 operands in registers, 1 B from shared memory
 // column-major, 2 row-major, 3 A converted from an accumulator each round,
-// 4 B row-major from a float16_t shared array.
+// 4 B row-major from a float16_t shared array, 5 as 1 with each loaded B
+// feeding two products (two m-tiles).
 //   vkattn-coopmat-peak [iterations]
 #include <algorithm>
 #include <cstdio>

@@ -89,6 +89,7 @@ void attention_rows(const vkattn_attention_desc &desc, const void *q, const void
         const int64_t i = rows[r];
         for (int64_t d = 0; d < D; d++) qrow[d] = load(q, desc.dtype, at(desc.q, b, h, i, d));
         double m = ninf;
+        bool any_nan = false;
         for (int64_t j = 0; j < Nk; j++) {
             double x = ninf;
             if (!causal || j <= i) {
@@ -104,7 +105,14 @@ void attention_rows(const vkattn_attention_desc &desc, const void *q, const void
                 }
             }
             logit[j] = x;
-            m = std::max(m, x);
+            any_nan = any_nan || std::isnan(x);
+            m = std::max(m, x);  // (NaN logits are skipped here, and make the sum NaN below)
+        }
+        if (m == ninf && any_nan) {  // every logit NaN or masked: NaN, as PyTorch's softmax
+            std::fill(out->begin() + static_cast<int64_t>(r) * Dv, out->begin() + static_cast<int64_t>(r + 1) * Dv,
+                      std::numeric_limits<double>::quiet_NaN());
+            (*lse)[r] = std::numeric_limits<double>::quiet_NaN();
+            continue;
         }
         if (m == ninf) continue;  // fully masked: zeros, lse = -inf
         double sum = 0;
