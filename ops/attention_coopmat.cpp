@@ -316,6 +316,9 @@ Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, 
     //   wide heads (buckets 160..512): the head dim split over the warps of
     //     a row group (attention_coopmat_wide.comp), s<slices>_w<warps>_k<keys>:
     //     up to 256, 2 slices x 4 row groups, 32 keys (1x8x4096x256: 85);
+    //     at 192 and 256 with >= 256 units, two 16-row m-tiles per row group
+    //     and 16 keys instead (1x8x4096x192: 92.0 against 79.9, x256: 91.4
+    //     against 86.4; fewer units leave the device half empty);
     //     384 and 512, 4 slices x 4 row groups, 16 keys, when there are >= 256
     //     64-row units (VAE 1x1x16384x512: 75), else 4 x 2 (VAE at 512x512:
     //     50 with split-KV, 9 with 4 row groups).
@@ -331,7 +334,10 @@ Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, 
     if (wide) {
         const uint64_t units64 = static_cast<uint64_t>(d.q.shape[0] * d.q.shape[1]) *
                                  ((static_cast<uint64_t>(d.q.shape[2]) + 63) / 64);
-        suffix = hd < 384 ? "s2_w8_k32" : units64 >= 256 ? "s4_w16_k16" : "s4_w8_k16";
+        suffix = (hd == 192 || hd == 256) && units8 >= 256 ? "s2_w8_k16_m2"
+                 : hd < 384                                  ? "s2_w8_k32"
+                 : units64 >= 256                            ? "s4_w16_k16"
+                                                             : "s4_w8_k16";
     } else if ((hd == 48 || hd == 64) && units8 >= 256 && nk < 1024) suffix = "w8_ralw_pipe_k32";
     else if ((hd == 48 && units8 >= 512) || (hd == 64 && units8 >= 1024)) suffix = "w4_m2_k64";
     else if ((hd == 48 || hd == 64) && units8 >= 256) suffix = hd == 48 ? "w8_t8_k128" : "w8_ralw_pipe";
@@ -358,10 +364,10 @@ Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, 
     const uint32_t rs = hd / 8 + 1;
     // Narrow: K/V tiles and Q (or its staging, aliasing them), one 16x16 f32
     // tile per warp, a float per row. Wide: one K/V tile (Q staging aliasing
-    // it, 16 rows at a time) and each warp's 16 x bc partial S.
+    // it, 16 rows at a time) and each warp's mt x 16 x bc partial S.
     const uint32_t br = nw / ds * mt * 16;
     const uint32_t qrs = br * rs, kvrs = 2 * bc * rs;
-    const uint32_t smem = wide ? 16 * std::max(16u, bc) * rs + 4 * nw * bc * 16
+    const uint32_t smem = wide ? 16 * std::max(16u, bc) * rs + 4 * nw * mt * bc * 16
                                : 16 * (qsh ? qrs + kvrs : std::max(qrs, kvrs)) + 4 * nw * 256 + 4 * nw * mt * 16;
     if (smem > ctx.caps().info.max_shared_memory) {
         why = cat("the coopmat kernel needs ", smem, " bytes of shared memory; the device has ",

@@ -56,14 +56,19 @@ endforeach()
 vkattn_coopmat_variant(48 w8_t8_k128 NW=8 MT=1 BC=128 OSHARED=1 TAU=8)
 # Wide heads (attention_coopmat_wide.comp): buckets 160, 192, 256, 384 and
 # 512, the head dim split across the warps of a row group.
-#   attention_coopmat_f16_d<HD>_s<slices>_w<warps>_k<keys>[_t8][_p0]
-# s: head-dim slices (warps per 16-row group), w: warps (row groups = w / s),
-# k: keys per block, t8: lazy rescale (TAU=8), p0: no register prefetch.
+#   attention_coopmat_f16_d<HD>_s<slices>_w<warps>_k<keys>[_m2][_t8][_p0]
+# s: head-dim slices (warps per row group), w: warps (row groups = w / s),
+# k: keys per block, m2: two 16-row m-tiles per row group, t8: lazy rescale
+# (TAU=8), p0: no register prefetch.
 function(vkattn_coopmat_wide hd ds nw bc)
-  cmake_parse_arguments(W "T8;P0" "" "" ${ARGN})
+  cmake_parse_arguments(W "T8;P0;M2" "" "" ${ARGN})
   math(EXPR rg "${nw} / ${ds}")
   set(name attention_coopmat_f16_d${hd}_s${ds}_w${nw}_k${bc})
   set(extra "")
+  if(W_M2)
+    string(APPEND name _m2)
+    list(APPEND extra MT=2)
+  endif()
   if(W_T8)
     string(APPEND name _t8)
     list(APPEND extra TAU=8)
@@ -88,6 +93,16 @@ endforeach()
 foreach(hd 384 512)
   vkattn_coopmat_wide(${hd} 4 16 16)
   vkattn_coopmat_wide(${hd} 4 8 16)
+endforeach()
+# Two m-tiles per row group (each K/V fragment feeds two products) at 192 and
+# 256 when the grid is large (H200, 12:58 UTC: 1x8x4096x192 79.9 -> 92.0,
+# 1x8x4096x256 86.4 -> 91.4). Measured and not taken: at 512 and 384 the
+# pairs need 252-255 registers (VAE 1x1x16384x512 74.3 against 82.9 for
+# s4_w8_k16_m2, 40.5 for s4_w12_k16_m2; d384 68.1 against 67.6); at 160 with
+# SD1.5's 2x8x1024 grid the 128-row workgroups leave the device half empty
+# (31.4 with split-KV against 61.6); s2_w4_k32_m2 spills (d256 29.8).
+foreach(hd 192 256)
+  vkattn_coopmat_wide(${hd} 2 8 16 M2)
 endforeach()
 # f32 tensors on the matrix units (SPLIT=1, ops/attention_split.cpp): q, k
 # and v as scaled f16 pairs made by attention_split.comp, three products for
@@ -210,6 +225,15 @@ if(VKATTN_TUNING_VARIANTS)
   vkattn_coopmat_wide(256 4 8 16)
   vkattn_coopmat_wide(160 2 8 16)
   vkattn_coopmat_wide(160 2 2 32)
+  # Two m-tiles per row group (measured above).
+  foreach(hd 384 512)
+    vkattn_coopmat_wide(${hd} 4 8 16 M2)
+    vkattn_coopmat_wide(${hd} 4 12 16 M2)
+  endforeach()
+  vkattn_coopmat_wide(160 2 8 16 M2)
+  foreach(hd 160 192 256)
+    vkattn_coopmat_wide(${hd} 2 4 32 M2)
+  endforeach()
   # Split f32 tilings. H200, 11:10 UTC (ms): Flux f32 w8_k32 4.50 against w4_k32
   # 7.37; SDXL f32 w8_k64 1.47 against w8_k32 1.71 (175 registers against 255).
   vkattn_coopmat_split(64 8 32)

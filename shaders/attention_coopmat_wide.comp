@@ -24,7 +24,8 @@
 // next K during P V), so their latency hides behind matrix work.
 //
 // Defines: HD (multiple of 16 * DS), DS (head-dim slices), RG (row groups),
-// BC (keys per block), TAU (as attention_coopmat.comp: with TAU > 0, O is
+// MT (16-row m-tiles per row group: each K and V fragment a warp loads then
+// feeds MT products), BC (keys per block), TAU (as attention_coopmat.comp: with TAU > 0, O is
 // rescaled only when a row's reference maximum grows by more than 2^TAU), PREF.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_shader_16bit_storage : require
@@ -54,6 +55,9 @@
 #ifndef TAU
 #define TAU 0
 #endif
+#ifndef MT
+#define MT 1
+#endif
 #ifndef PREF
 #define PREF 1
 #endif
@@ -61,10 +65,9 @@
 #error HD must be a multiple of 16 * DS
 #endif
 
-const uint MT = 1u;            // one m-tile per warp (for the shared softmax)
 const uint NW = DS * RG;
 const uint WG = NW * 32u;
-const uint BR = RG * 16u;
+const uint BR = RG * MT * 16u;
 const uint HS = HD / DS;       // head-dim columns per warp
 const uint NFS = HS / 16u;     // 16-wide fragments per slice
 const uint NJ = BC / 16u;
@@ -96,7 +99,7 @@ layout(set = 0, binding = 7, std430) writeonly buffer Wb { float WS[]; };
 layout(push_constant) uniform Push { AttnPush pc; };
 
 shared uvec4 sT[STILE];
-shared float sS[NW * NJ * 256u];  // partial S: warp, key fragment, 16x16 row-major
+shared float sS[NW * MT * NJ * 256u];  // partial S: warp, m-tile, key fragment, 16x16 row-major
 
 #include "attention_coopmat_common.glsl"
 
@@ -120,7 +123,7 @@ void main() {
     const uint h = pc.h0 + hl;
     const uint kvh = h / P.group - pc.h0 / P.group;
     const uint row0 = gl_WorkGroupID.x * BR;  // inside the tile
-    const uint rt = row0 + grp * 16u;         // this group's first row
+    const uint rt = row0 + grp * MT * 16u;    // this group's first row (m-tile t: rt + 16 t)
     const uint qrows = min(pc.tile_q, P.nq - pc.q0);
     const bool causal = (P.flags & VKA_ATTN_CAUSAL) != 0u;
     const bool has_mask = P.mask_kind != VKA_MASK_NONE;
@@ -139,26 +142,29 @@ void main() {
 
     // ---- Q: staged through shared memory one row group at a time; each
     // warp keeps the fragments of its slice in registers ----
-    HALF qf[NFS];
-    for (uint g = 0; g < RG; ++g) {
-        for (uint e = lid; e < 16u * CH; e += WG) {
-            uint r = row0 + g * 16u + e / CH, c = e % CH;
-            uvec4 x = uvec4(0u);
-            if (r < qrows) x = load_q(fq, qbase + r * P.q_sn, c, P.d, P.q_sd);
-            sT[(e / CH) * RS + c] = x;
+    HALF qf[MT][NFS];
+    for (uint g = 0; g < RG; ++g)
+        [[unroll]] for (uint t = 0; t < MT; ++t) {
+            for (uint e = lid; e < 16u * CH; e += WG) {
+                uint r = row0 + (g * MT + t) * 16u + e / CH, c = e % CH;
+                uvec4 x = uvec4(0u);
+                if (r < qrows) x = load_q(fq, qbase + r * P.q_sn, c, P.d, P.q_sd);
+                sT[(e / CH) * RS + c] = x;
+            }
+            barrier();
+            if (grp == g)
+                [[unroll]] for (uint f = 0; f < NFS; ++f)
+                    coopMatLoadNV(qf[t][f], sT, (sl * NFS + f) * 2u, RS, false);
+            barrier();
         }
-        barrier();
-        if (grp == g)
-            [[unroll]] for (uint f = 0; f < NFS; ++f)
-                coopMatLoadNV(qf[f], sT, (sl * NFS + f) * 2u, RS, false);
-        barrier();
-    }
 
-    ACC o[NFS];
-    [[unroll]] for (uint f = 0; f < NFS; ++f) o[f] = ACC(0.0);
+    ACC o[MT][NFS];
     float m[MT][2], l[MT][2];
-    m[0][0] = m[0][1] = VKA_NEG_INF;
-    l[0][0] = l[0][1] = 0.0;
+    [[unroll]] for (uint t = 0; t < MT; ++t) {
+        [[unroll]] for (uint f = 0; f < NFS; ++f) o[t][f] = ACC(0.0);
+        m[t][0] = m[t][1] = VKA_NEG_INF;
+        l[t][0] = l[t][1] = 0.0;
+    }
 
     uvec4 pre[NLD];
 #if PREF
@@ -176,15 +182,18 @@ void main() {
 #endif
 
         // ---- partial S over this warp's head-dim slice ----
-        ACC sp[NJ];
-        [[unroll]] for (uint j = 0; j < NJ; ++j) sp[j] = ACC(0.0);
+        ACC sp[MT][NJ];
+        [[unroll]] for (uint t = 0; t < MT; ++t)
+            [[unroll]] for (uint j = 0; j < NJ; ++j) sp[t][j] = ACC(0.0);
         [[unroll]] for (uint f = 0; f < NFS; ++f)
             [[unroll]] for (uint j = 0; j < NJ; ++j) {
                 HALF kf;
                 coopMatLoadNV(kf, sT, (j * 16u) * RS + (sl * NFS + f) * 2u, RS, true);
-                sp[j] = coopMatMulAddNV(qf[f], kf, sp[j]);
+                [[unroll]] for (uint t = 0; t < MT; ++t) sp[t][j] = coopMatMulAddNV(qf[t][f], kf, sp[t][j]);
             }
-        [[unroll]] for (uint j = 0; j < NJ; ++j) coopMatStoreNV(sp[j], sS, (warp * NJ + j) * 256u, 16u, false);
+        [[unroll]] for (uint t = 0; t < MT; ++t)
+            [[unroll]] for (uint j = 0; j < NJ; ++j)
+                coopMatStoreNV(sp[t][j], sS, ((warp * MT + t) * NJ + j) * 256u, 16u, false);
         barrier();  // partials visible; every warp is done with the K tile
 
         // ---- V tile (its loads were issued before the partial products) ----
@@ -197,25 +206,28 @@ void main() {
         // from shared memory: keeping the warp's own one in registers was
         // measured slower, 68 against 75 TFLOP/s at D = 512, from spills) ----
         ACC s[MT][NJ];
-        [[unroll]] for (uint j = 0; j < NJ; ++j) {
-            coopMatLoadNV(s[0][j], sS, ((grp * DS) * NJ + j) * 256u, 16u, false);
-            [[unroll]] for (uint d = 1; d < DS; ++d) {
-                ACC x;
-                coopMatLoadNV(x, sS, ((grp * DS + d) * NJ + j) * 256u, 16u, false);
-                // Element-wise (the probe proved 8 elements per invocation);
-                // spirv-opt's folder crashes on a whole-matrix OpFAdd.
-                [[unroll]] for (uint i = 0; i < 8u; ++i) s[0][j][i] += x[i];
+        [[unroll]] for (uint t = 0; t < MT; ++t)
+            [[unroll]] for (uint j = 0; j < NJ; ++j) {
+                coopMatLoadNV(s[t][j], sS, (((grp * DS) * MT + t) * NJ + j) * 256u, 16u, false);
+                [[unroll]] for (uint d = 1; d < DS; ++d) {
+                    ACC x;
+                    coopMatLoadNV(x, sS, (((grp * DS + d) * MT + t) * NJ + j) * 256u, 16u, false);
+                    // Element-wise (the probe proved 8 elements per invocation);
+                    // spirv-opt's folder crashes on a whole-matrix OpFAdd.
+                    [[unroll]] for (uint i = 0; i < 8u; ++i) s[t][j][i] += x[i];
+                }
             }
-        }
         float alpha[MT][2];
         const bool moved = online_softmax(s, m, l, alpha, kb, ke, row0, rt, lane, qrows, causal, has_mask, mbase, c2);
         // TAU = 0: O rescaled every block (alpha = 1 where no maximum moved),
         // without a branch; TAU > 0: only when a reference maximum moved.
         if (TAU == 0 || subgroupAny(moved))
-            [[unroll]] for (uint f = 0; f < NFS; ++f)
-                [[unroll]] for (uint i = 0; i < 8u; ++i) o[f][i] *= alpha[0][elem_slot(i)];
-        HALF pf[NJ];
-        [[unroll]] for (uint j = 0; j < NJ; ++j) pf[j] = HALF(s[0][j]);
+            [[unroll]] for (uint t = 0; t < MT; ++t)
+                [[unroll]] for (uint f = 0; f < NFS; ++f)
+                    [[unroll]] for (uint i = 0; i < 8u; ++i) o[t][f][i] *= alpha[t][elem_slot(i)];
+        HALF pf[MT][NJ];
+        [[unroll]] for (uint t = 0; t < MT; ++t)
+            [[unroll]] for (uint j = 0; j < NJ; ++j) pf[t][j] = HALF(s[t][j]);
         barrier();  // V tile visible; every warp has read the partials
 #if PREF
         [[unroll]] for (uint u = 0; u < NLD; ++u) pre[u] = k_chunk(u, kb + BC, ke, fk, kbase);
@@ -226,7 +238,7 @@ void main() {
             [[unroll]] for (uint f = 0; f < NFS; ++f) {
                 HALF vf;
                 coopMatLoadNV(vf, sT, (j * 16u) * RS + (sl * NFS + f) * 2u, RS, false);
-                o[f] = coopMatMulAddNV(pf[j], vf, o[f]);
+                [[unroll]] for (uint t = 0; t < MT; ++t) o[t][f] = coopMatMulAddNV(pf[t][j], vf, o[t][f]);
             }
         barrier();  // every warp is done with the V tile
     }
@@ -234,14 +246,16 @@ void main() {
     // ---- store: each warp its columns; slice 0 the row statistics ----
     const bool partials = (P.flags & VKA_ATTN_PARTIALS) != 0u;
     const bool want_lse = (P.flags & VKA_ATTN_LSE) != 0u;
-    float lt[2], inv[2];
-    row_totals(l[0], lt, inv);
-    [[unroll]] for (uint f = 0; f < NFS; ++f)
-        [[unroll]] for (uint i = 0; i < 8u; ++i) {
-            const uint row = rt + elem_row(lane, i);
-            const uint col = (sl * NFS + f) * 16u + elem_col(lane, i);
-            if (row < qrows && col < P.dv)
-                store_out(row, col, partials ? o[f][i] : o[f][i] * inv[elem_slot(i)], partials, bh, bl, hl);
-        }
-    if (sl == 0u) store_row_stats(m[0], lt, rt, lane, qrows, partials, want_lse, bh, bl, hl);
+    [[unroll]] for (uint t = 0; t < MT; ++t) {
+        float lt[2], inv[2];
+        row_totals(l[t], lt, inv);
+        [[unroll]] for (uint f = 0; f < NFS; ++f)
+            [[unroll]] for (uint i = 0; i < 8u; ++i) {
+                const uint row = rt + t * 16u + elem_row(lane, i);
+                const uint col = (sl * NFS + f) * 16u + elem_col(lane, i);
+                if (row < qrows && col < P.dv)
+                    store_out(row, col, partials ? o[t][f][i] : o[t][f][i] * inv[elem_slot(i)], partials, bh, bl, hl);
+            }
+        if (sl == 0u) store_row_stats(m[t], lt, rt + t * 16u, lane, qrows, partials, want_lse, bh, bl, hl);
+    }
 }

@@ -368,10 +368,10 @@ TEST_CASE("attention coopmat: wide heads", "[attention][coopmat]") {
     coop(ctx, c);
     // Every wide tiling of this build (tuning builds have more; a suffix
     // without a variant at some bucket falls back to the default there).
-    for (const char *tile : {"s4_w16_k16", "s4_w8_k16", "s2_w8_k32", "s4_w4_k32", "s2_w4_k32", "s4_w4_k32_p0",
-                             "s4_w16_k16_t8", "s8_w16_k16", "s2_w2_k32"}) {
+    for (const char *tile : {"s4_w16_k16", "s4_w8_k16", "s2_w8_k32", "s2_w8_k16_m2", "s4_w4_k32", "s2_w4_k32",
+                             "s4_w4_k32_p0", "s4_w16_k16_t8", "s8_w16_k16", "s2_w2_k32", "s4_w8_k16_m2"}) {
         EnvGuard env("VKATTN_COOPMAT_TILE", tile);
-        for (int64_t D : {160, 256, 384, 512}) {
+        for (int64_t D : {160, 192, 256, 384, 512}) {
             Case t = coop_case();
             t.D = D, t.Nq = 100, t.Nk = 150;
             t.mask_kind = VKATTN_MASK_BOOL, t.mask_neg_inf = true, t.mask_shape[1] = 1;
