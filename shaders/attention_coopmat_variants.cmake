@@ -95,7 +95,7 @@ foreach(hd 384 512)
   vkattn_coopmat_wide(${hd} 4 8 16)
 endforeach()
 # Two m-tiles per row group (each K/V fragment feeds two products) at 192 and
-# 256 when the grid is large (H200, 12:58 UTC: 1x8x4096x192 79.9 -> 92.0,
+# 256 when the grid is large (H200, 12:55 UTC: 1x8x4096x192 79.9 -> 92.0,
 # 1x8x4096x256 86.4 -> 91.4). Measured and not taken: at 512 and 384 the
 # pairs need 252-255 registers (VAE 1x1x16384x512 74.3 against 82.9 for
 # s4_w8_k16_m2, 40.5 for s4_w12_k16_m2; d384 68.1 against 67.6); at 160 with
