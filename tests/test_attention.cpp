@@ -51,13 +51,8 @@ Stats g_stats{"attention", 14, {}};
 void run_and_check(vkattn_context ctx, const Case &c) {
     Problem p;
     build(c, &p);
-    INFO(dt_name(p.cs.dtype) << "->" << dt_name(p.cs.out_dtype) << " B " << p.cs.B << " Hq " << p.cs.Hq << " Hkv "
-                             << p.cs.Hkv << " Nq " << p.cs.Nq << " Nk " << p.cs.Nk << " D " << p.cs.D << " Dv "
-                             << p.cs.Dv << " flags " << p.cs.flags << " mask " << p.cs.mask_kind
-                             << (p.cs.host ? " host" : " device"));
-    vkattn_status s = run(ctx, p);
-    INFO("status " << vkattn_status_string(s) << ": " << (s ? vkattn_last_error() : ""));
-    REQUIRE(s == VKATTN_SUCCESS);
+    INFO(describe(p.cs));
+    run_ok(ctx, p);
     check(p, g_stats);
 }
 

@@ -90,28 +90,10 @@ void check(Problem &p) {
                     }
                     worst = std::max(worst, err);
                 }
-                if (has_lse) {
-                    const int64_t at = d.lse.offset + b * d.lse.strides[0] + h * d.lse.strides[1] + i * d.lse.strides[2];
-                    const double got = p.lse.get(at), want = rl[r];
-                    if (std::isinf(want)) {
-                        INFO("lse of a fully masked row, b " << b << " h " << h << " row " << i);
-                        REQUIRE((std::isinf(got) && got < 0));
-                        REQUIRE(mag == 0);
-                    } else {
-                        const double err = std::fabs(got - want) / ulp(VKATTN_DTYPE_F32, std::max(std::fabs(want), 1.0));
-                        INFO("lse b " << b << " h " << h << " row " << i << ": got " << got << " want " << want);
-                        REQUIRE(err <= tol_f32(c.Nk));
-                        worst_lse = std::max(worst_lse, err);
-                    }
-                }
+                if (has_lse) check_lse(p, b, h, i, rl[r], mag, 0.0, &worst_lse);
             }
         }
-    if (c.layout == Layout::Sliced) {
-        const uint8_t *o = p.out.bytes.data();
-        const size_t es = vkattn_dtype_size(c.out_dtype);
-        REQUIRE(o[0] == 0x7b);
-        REQUIRE(o[(5 + 1) * es] == 0x7b);
-    }
+    check_sentinels(p);
     g_stats.note(c.out_dtype == VKATTN_DTYPE_F32 ? "f32" : c.out_dtype == VKATTN_DTYPE_F16 ? "f16" : "bf16", worst);
     if (has_lse) g_stats.note("lse", worst_lse);
 }
@@ -122,12 +104,8 @@ std::string last_path(vkattn_context ctx) { return last_call(ctx).path; }
 std::string run_and_check(vkattn_context ctx, const Case &c) {
     Problem p;
     build(c, &p);
-    INFO("B " << p.cs.B << " Hq " << p.cs.Hq << " Hkv " << p.cs.Hkv << " Nq " << p.cs.Nq << " Nk " << p.cs.Nk << " D "
-              << p.cs.D << " Dv " << p.cs.Dv << " flags " << p.cs.flags << " mask " << p.cs.mask_kind
-              << (p.cs.host ? " host" : " device") << " backend " << p.cs.backend);
-    vkattn_status s = run(ctx, p);
-    INFO("status " << vkattn_status_string(s) << ": " << (s ? vkattn_last_error() : ""));
-    REQUIRE(s == VKATTN_SUCCESS);
+    INFO(describe(p.cs));
+    run_ok(ctx, p);
     check(p);
     return last_path(ctx);
 }

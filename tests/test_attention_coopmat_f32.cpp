@@ -42,13 +42,8 @@ Case f32_case() {
 std::string run_and_check(vkattn_context ctx, const Case &c) {
     Problem p;
     build(c, &p);
-    INFO("B " << p.cs.B << " Hq " << p.cs.Hq << " Hkv " << p.cs.Hkv << " Nq " << p.cs.Nq << " Nk " << p.cs.Nk << " D "
-              << p.cs.D << " Dv " << p.cs.Dv << " flags " << p.cs.flags << " mask " << p.cs.mask_kind << " qk x"
-              << p.cs.qk_mul << " v +" << p.cs.v_add << (p.cs.host ? " host" : " device") << " backend "
-              << p.cs.backend);
-    vkattn_status s = run(ctx, p);
-    INFO("status " << vkattn_status_string(s) << ": " << (s ? vkattn_last_error() : ""));
-    REQUIRE(s == VKATTN_SUCCESS);
+    INFO(describe(p.cs));
+    run_ok(ctx, p);
     check(p, g_stats);
     return last_call(ctx).path;
 }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,55 @@ inline Cond conditioning(const Problem &p, int64_t b, int64_t h, int64_t i) {
     return r;
 }
 
+// One line naming a case, for INFO in the caller's scope (an INFO inside a
+// helper ends with it).
+inline std::string describe(const Case &c) {
+    std::ostringstream o;
+    o << dt_name(c.dtype) << "->" << dt_name(c.out_dtype) << " B " << c.B << " Hq " << c.Hq << " Hkv " << c.Hkv
+      << " Nq " << c.Nq << " Nk " << c.Nk << " D " << c.D << " Dv " << c.Dv << " flags " << c.flags << " mask "
+      << c.mask_kind << " qk x" << c.qk_mul << " v +" << c.v_add << (c.host ? " host" : " device") << " backend "
+      << c.backend;
+    return o.str();
+}
+
+// Runs p and requires success (the status and message on failure).
+inline void run_ok(vkattn_context ctx, Problem &p) {
+    const vkattn_status s = run(ctx, p);
+    INFO("status " << vkattn_status_string(s) << ": " << (s ? vkattn_last_error() : ""));
+    REQUIRE(s == VKATTN_SUCCESS);
+}
+
+// The lse of row i of (b, h) against the reference's `want`: -inf (with an
+// all-zero output row, mag = 0) for a fully masked row, else within the f32
+// tolerance after `slack` (absolute). Notes the error in *worst.
+inline void check_lse(const Problem &p, int64_t b, int64_t h, int64_t i, double want, double mag, double slack,
+                      double *worst) {
+    const vkattn_attention_desc &d = p.desc;
+    const int64_t at = d.lse.offset + b * d.lse.strides[0] + h * d.lse.strides[1] + i * d.lse.strides[2];
+    const double got = p.lse.get(at);
+    if (std::isinf(want)) {
+        INFO("lse of a fully masked row, b " << b << " h " << h << " row " << i);
+        REQUIRE((std::isinf(got) && got < 0));
+        REQUIRE(mag == 0);
+    } else {
+        const double err =
+            std::max(0.0, std::fabs(got - want) - slack) / ulp(VKATTN_DTYPE_F32, std::max(std::fabs(want), 1.0));
+        INFO("lse b " << b << " h " << h << " row " << i << ": got " << got << " want " << want);
+        REQUIRE(err <= tol_f32(p.cs.Nk));
+        *worst = std::max(*worst, err);
+    }
+}
+
+// Elements outside a sliced out view keep their sentinel.
+inline void check_sentinels(const Problem &p) {
+    if (p.cs.layout != Layout::Sliced) return;
+    const uint8_t *o = p.out.bytes.data();
+    const size_t es = vkattn_dtype_size(p.cs.out_dtype);
+    REQUIRE(o[0] == 0x7b);
+    REQUIRE(o[5 * es - 1] == 0x7b);
+    REQUIRE(o[(5 + 1) * es] == 0x7b);  // the element between two view elements
+}
+
 // Compares out/lse with the reference; returns the largest error in ulps.
 inline double check(Problem &p, Stats &stats) {
     const Case &c = p.cs;
@@ -81,31 +131,10 @@ inline double check(Problem &p, Stats &stats) {
                     worst = std::max(worst, err);
                     worst_raw = std::max(worst_raw, std::fabs(got - want) / u);
                 }
-                if (has_lse) {
-                    const int64_t at = d.lse.offset + b * d.lse.strides[0] + h * d.lse.strides[1] + i * d.lse.strides[2];
-                    const double got = p.lse.get(at), want = rl[r];
-                    if (std::isinf(want)) {
-                        INFO("lse of a fully masked row, b " << b << " h " << h << " row " << i);
-                        REQUIRE((std::isinf(got) && got < 0));
-                        REQUIRE(mag == 0);
-                    } else {
-                        const double err = std::max(0.0, std::fabs(got - want) - 0x1p-24 * cond.sabs) /
-                                           ulp(VKATTN_DTYPE_F32, std::max(std::fabs(want), 1.0));
-                        INFO("lse b " << b << " h " << h << " row " << i << ": got " << got << " want " << want);
-                        REQUIRE(err <= tol_f32(c.Nk));
-                        worst_lse = std::max(worst_lse, err);
-                    }
-                }
+                if (has_lse) check_lse(p, b, h, i, rl[r], mag, 0x1p-24 * cond.sabs, &worst_lse);
             }
         }
-    // Elements outside the out view keep their sentinel.
-    if (c.layout == Layout::Sliced) {
-        const uint8_t *o = p.out.bytes.data();
-        const size_t es = vkattn_dtype_size(c.out_dtype);
-        REQUIRE(o[0] == 0x7b);
-        REQUIRE(o[5 * es - 1] == 0x7b);
-        REQUIRE(o[(5 + 1) * es] == 0x7b);  // the element between two view elements
-    }
+    check_sentinels(p);
     stats.note(std::string(dt_name(c.dtype)) + "->" + dt_name(c.out_dtype), worst);
     stats.note(std::string(dt_name(c.dtype)) + "->" + dt_name(c.out_dtype) + " raw", worst_raw);
     if (has_lse) stats.note("lse", worst_lse);
