@@ -1,5 +1,8 @@
 // The C ABI: handle checks, struct-size checks, the thread-local last-error
 // message, and a boundary no exception crosses.
+#include <pthread.h>
+#include <unistd.h>
+
 #include <cstring>
 #include <mutex>
 #include <new>
@@ -18,6 +21,22 @@ thread_local std::string t_last_error;
 
 std::mutex g_handles_mutex;
 std::unordered_set<const void *> g_handles;  // live contexts and tensors
+
+// fork() while another thread holds the handle table's lock would leave the
+// child's copy locked for good: hold it across the fork in both processes.
+void lock_handles_for_fork() { g_handles_mutex.lock(); }
+void unlock_handles_after_fork() { g_handles_mutex.unlock(); }
+const int g_fork_handlers = ::pthread_atfork(lock_handles_for_fork, unlock_handles_after_fork,
+                                             unlock_handles_after_fork);
+
+// True in a fork()ed child of the process that created the context.
+bool inherited(const Context &ctx) { return ctx.owner_pid() != ::getpid(); }
+
+Status refuse_inherited(const Context &ctx, const char *what) {
+    return Error(VKATTN_ERROR_WRONG_CONTEXT, what, " belongs to process ", ctx.owner_pid(), " and this is process ",
+                 ::getpid(), " (a fork()ed child): Vulkan objects do not survive fork(), so an inherited context "
+                 "and its tensors cannot be used; create a new context in this process");
+}
 
 void register_handle(const void *h) {
     std::lock_guard<std::mutex> l(g_handles_mutex);
@@ -54,12 +73,14 @@ vkattn_status guarded(F &&f) {
 Status check_context(vkattn_context c, const char *what = "ctx") {
     if (!c) return Error(VKATTN_ERROR_NULL_POINTER, what, " is NULL");
     if (!live(c)) return Error(VKATTN_ERROR_INVALID_ARGUMENT, what, " is not a live vkattn_context (destroyed?)");
+    if (inherited(*c->ctx)) return refuse_inherited(*c->ctx, what);
     return Status::Ok();
 }
 
 Status check_tensor(vkattn_tensor t, const char *what) {
     if (!t) return Error(VKATTN_ERROR_NULL_POINTER, what, " is NULL");
     if (!live(t)) return Error(VKATTN_ERROR_INVALID_ARGUMENT, what, " is not a live vkattn_tensor (destroyed?)");
+    if (inherited(*t->ctx)) return refuse_inherited(*t->ctx, what);
     return Status::Ok();
 }
 
@@ -180,6 +201,13 @@ VKATTN_API vkattn_status vkattn_context_create(const vkattn_context_options *opt
 VKATTN_API void vkattn_context_destroy(vkattn_context c) {
     if (!c || !live(c)) return;
     try {
+        if (inherited(*c->ctx)) {
+            // A fork()ed child: the device, its memory and its threads belong
+            // to the parent. Only the handle goes; the copies are left alone.
+            unregister_handle(c);
+            for (Tensor *t : c->ctx->tensors) unregister_handle(t);
+            return;
+        }
         unregister_handle(c);
         for (Tensor *t : c->ctx->tensors) {
             unregister_handle(t);
@@ -261,6 +289,10 @@ VKATTN_API void vkattn_tensor_destroy(vkattn_tensor t) {
     if (!t || !live(t)) return;
     try {
         Context *ctx = t->ctx;
+        if (inherited(*ctx)) {  // see vkattn_context_destroy
+            unregister_handle(t);
+            return;
+        }
         std::lock_guard<std::recursive_mutex> l(ctx->mutex);
         unregister_handle(t);
         (void)ctx->stream(0).wait();

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "memory.h"
 #include "pipelines.h"
 #include "stream.h"
@@ -91,6 +93,9 @@ public:
     // (registers, spills, ...) go to stderr, where the driver reports them.
     bool pipeline_stats() const { return pipeline_stats_; }
     uint64_t next_submit_serial() { return ++submit_serial_; }
+    // The process that created the context. Vulkan objects do not survive
+    // fork(): a child refuses every call on an inherited context.
+    pid_t owner_pid() const { return owner_pid_; }
 
     std::recursive_mutex mutex;  // taken by every ABI call on this context
     std::set<struct vkattn_tensor_s *> tensors;  // alive, freed at destruction
@@ -100,6 +105,7 @@ private:
     Context() = default;
     Status init(const vkattn_context_options &options);
 
+    pid_t owner_pid_ = ::getpid();
     VkInstance instance_ = VK_NULL_HANDLE;
     VkPhysicalDevice physical_ = VK_NULL_HANDLE;
     VkDevice device_ = VK_NULL_HANDLE;

@@ -93,6 +93,9 @@ def context(device="auto"):
     sel = int(head) if head.isdigit() else key
     with _lock:
         ctx = _contexts.get(sel)
+        if ctx is not None and ctx.inherited():  # a fork()ed child: the parent's context is not ours
+            ctx.close()
+            ctx = None
         if ctx is None or ctx.closed:
             ctx = vk.Context(device=sel)
             _contexts[sel] = ctx

@@ -130,6 +130,7 @@ class Context(_Closeable):
         opts.cache_dir = os.fsencode(cache_dir) if cache_dir else None
 
         self._lock = threading.Condition()
+        self._pid = os.getpid()
         self._busy = 0
         self._tensors = weakref.WeakSet()
         self._info = None
@@ -139,8 +140,25 @@ class Context(_Closeable):
 
     # -- lifetime -----------------------------------------------------------
 
+    def inherited(self):
+        """True in a fork()ed child of the process that created this context:
+        Vulkan objects do not survive fork, so every call on it raises
+        InvalidArgumentError (WRONG_CONTEXT); make a new Context in the child.
+        default_context() does that by itself."""
+        return self._pid != os.getpid()
+
     def close(self):
-        """Free the context (and its tensors). Idempotent."""
+        """Free the context (and its tensors). Idempotent. In a fork()ed child
+        only the handle goes: the device belongs to the parent."""
+        if self.inherited():
+            # The lock may have been held by a thread of the parent when it
+            # forked; no call of this process can be in flight on it.
+            handle, self._handle = self._handle, None
+            for t in list(self._tensors):
+                t._forget()
+            if handle:
+                lib.vkattn_context_destroy(handle)
+            return
         with self._lock:
             while self._busy:
                 self._lock.wait()
@@ -169,6 +187,10 @@ class Context(_Closeable):
 
         def __enter__(self):
             c = self.ctx
+            if c.inherited():
+                # vkattn refuses the handle at once (WRONG_CONTEXT, naming
+                # fork); the parent's lock is not ours to take.
+                return c._handle
             with c._lock:
                 c._busy += 1
                 # A closed context passes NULL: vkattn reports it (status +
@@ -177,6 +199,8 @@ class Context(_Closeable):
 
         def __exit__(self, *exc):
             c = self.ctx
+            if c.inherited():
+                return
             with c._lock:
                 c._busy -= 1
                 if not c._busy:
@@ -380,14 +404,34 @@ _default = None
 _default_lock = threading.Lock()
 
 
+def _forget_default_in_child():
+    # fork(): the parent's default context is unusable here (and the lock
+    # may have been held by one of its threads). The child's first call
+    # makes a context of its own.
+    # Whoever still holds the parent's Context gets WRONG_CONTEXT (naming
+    # fork) from its calls; closing it releases only the handle.
+    global _default, _default_lock
+    _default_lock = threading.Lock()
+    _default = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_default_in_child)
+
+
 def default_context():
-    """The process-wide context, created on first use (device from
-    $VKATTN_DEVICE, validation from $VKATTN_VALIDATION). Thread-safe."""
+    """The context of this process, created on first use (device from
+    $VKATTN_DEVICE, validation from $VKATTN_VALIDATION). Thread-safe. A
+    fork()ed child (multiprocessing's default on Linux) gets a new one of its
+    own on its first call."""
     global _default
     ctx = _default
-    if ctx is not None and not ctx.closed:
+    if ctx is not None and not ctx.closed and not ctx.inherited():
         return ctx
     with _default_lock:
+        if _default is not None and _default.inherited():
+            _default.close()
+            _default = None
         if _default is None or _default.closed:
             _default = Context()
         return _default

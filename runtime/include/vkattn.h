@@ -25,6 +25,13 @@
  * and must destroy every tensor before destroying its context (tensors
  * left alive are freed by vkattn_context_destroy and their handles become
  * invalid).
+ *
+ * fork(): Vulkan objects do not survive it. A context (and its tensors) can
+ * be used only in the process that created it: in a fork()ed child every
+ * call on an inherited context or tensor returns VKATTN_ERROR_WRONG_CONTEXT
+ * at once (it never waits on the parent's GPU work), and destroying one
+ * releases only the handle, leaving the parent's device alone. A child
+ * creates a context of its own and uses it as usual.
  */
 #ifndef VKATTN_H
 #define VKATTN_H
@@ -68,7 +75,8 @@ typedef enum vkattn_status {
     VKATTN_ERROR_SIZE_OVERFLOW = 104,    /* a size does not fit in 64 bits */
     VKATTN_ERROR_SHAPE_MISMATCH = 105,   /* shapes disagree between arguments */
     VKATTN_ERROR_OUT_OF_BOUNDS = 106,    /* a view reaches outside its tensor */
-    VKATTN_ERROR_WRONG_CONTEXT = 107,    /* a tensor of another context */
+    VKATTN_ERROR_WRONG_CONTEXT = 107,    /* a tensor of another context, or a context
+                                            of another process (inherited through fork) */
 
     /* 200-299: the request is valid but not supported here. */
     VKATTN_ERROR_UNSUPPORTED = 200,
