@@ -9,6 +9,7 @@ pkgs=(
   catch2
   mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
   python3 python3-numpy python3-torch python3-pytest
+  python3-venv python3-pip python3-setuptools python3-wheel
 )
 missing=()
 for p in "${pkgs[@]}"; do
