@@ -18,14 +18,86 @@ _contexts = {}
 _local_fallbacks = collections.Counter()
 
 
-def _ensure_path():
-    # The node pack lives in python_bridge/comfyui, beside the vkattn package;
-    # when it is symlinked into ComfyUI/custom_nodes without `pip install`,
-    # make python_bridge importable.
-    here = os.path.dirname(os.path.realpath(__file__))
-    bridge = os.path.dirname(here)
-    if os.path.isdir(os.path.join(bridge, "vkattn")) and bridge not in sys.path:
-        sys.path.append(bridge)
+# The name the bridge is loaded under when "vkattn" in sys.modules is taken
+# by something else: this node pack itself, when ComfyUI imported it by a
+# folder named vkattn.
+_PRIVATE_NAME = "_vkattn_bridge_for_nodes"
+
+
+def _pack_dir():
+    return os.path.dirname(os.path.realpath(__file__))
+
+
+def _is_bridge(mod):
+    """True for the vkattn Python package (not this node pack, whatever its name)."""
+    return (mod is not None and callable(getattr(mod, "scaled_dot_product_attention", None))
+            and callable(getattr(mod, "default_context", None)) and hasattr(mod, "_STATS"))
+
+
+def _spec_is_pack(spec):
+    origin = getattr(spec, "origin", None)
+    return bool(origin) and os.path.dirname(os.path.realpath(origin)) == _pack_dir()
+
+
+def _find_bridge_spec():
+    """Where the vkattn package is, found without importing anything: an
+    installed or path-reachable vkattn that is not this pack (a folder named
+    vkattn on sys.path, custom_nodes/vkattn say, is skipped), else
+    python_bridge/vkattn beside this pack's real folder (through a symlink)."""
+    import importlib.machinery
+    import importlib.util
+    own = _pack_dir()
+    for finder in sys.meta_path:
+        find = getattr(finder, "find_spec", None)
+        if find is None:
+            continue
+        try:
+            if finder is importlib.machinery.PathFinder:
+                path = [p for p in sys.path
+                        if os.path.realpath(os.path.join(p or os.curdir, "vkattn")) != own]
+                spec = importlib.machinery.PathFinder.find_spec("vkattn", path)
+            else:
+                spec = find("vkattn", None)
+        except Exception:
+            continue
+        if spec is not None and spec.origin and not _spec_is_pack(spec):
+            return spec
+    beside = os.path.join(os.path.dirname(own), "vkattn", "__init__.py")
+    if os.path.isfile(beside):
+        return importlib.util.spec_from_file_location("vkattn", beside,
+                                                      submodule_search_locations=[os.path.dirname(beside)])
+    return None
+
+
+def _import_bridge():
+    """The vkattn package, never this pack: ComfyUI versions that import a
+    custom node by its folder name put the pack in sys.modules["vkattn"]
+    when its folder is named vkattn. The bridge is then loaded under a private
+    name instead. Raises ModuleNotFoundError when it is nowhere."""
+    import importlib.util
+    for name in ("vkattn", _PRIVATE_NAME):
+        if _is_bridge(sys.modules.get(name)):
+            return sys.modules[name]
+    spec = _find_bridge_spec()
+    if spec is None:
+        raise ModuleNotFoundError("the vkattn package was not found: install it (pip install -e python_bridge) "
+                                  "or keep this node pack inside python_bridge/", name="vkattn")
+    name = "vkattn" if "vkattn" not in sys.modules else _PRIVATE_NAME
+    spec = importlib.util.spec_from_file_location(name, spec.origin,
+                                                  submodule_search_locations=spec.submodule_search_locations)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    try:
+        spec.loader.exec_module(mod)
+    except BaseException:
+        sys.modules.pop(name, None)
+        for sub in [m for m in sys.modules if m.startswith(name + ".")]:
+            sys.modules.pop(sub, None)
+        raise
+    if not _is_bridge(mod):
+        sys.modules.pop(name, None)
+        raise ImportError("%s is not the vkattn package" % spec.origin)
+    return mod
 
 
 def module():
@@ -36,14 +108,7 @@ def module():
     with _lock:
         if _module is None and _error is None:
             try:
-                try:
-                    import vkattn
-                except ModuleNotFoundError as e:
-                    if e.name != "vkattn":
-                        raise
-                    _ensure_path()
-                    import vkattn
-                _module = vkattn
+                _module = _import_bridge()
             except Exception as e:  # LibraryError (missing library, ABI mismatch), ...
                 _error = "%s: %s" % (type(e).__name__, e)
             if _error:
@@ -57,18 +122,26 @@ def import_error():
 
 
 def served(source):
-    vk = module()
-    if vk is not None:
-        vk._STATS.served(source)
+    try:
+        vk = module()
+        if vk is not None:
+            vk._STATS.served(source)
+    except Exception as e:  # counting must never break a model's call
+        logger.debug("vkattn nodes: counting a served call failed: %s", e)
 
 
 def fallback(source, reason, detail="", level=logging.INFO):
-    vk = module()
-    if vk is not None:
-        vk._STATS.fallback(source, reason, detail, level=level)
-    else:
-        with _lock:
-            _local_fallbacks[(source, reason)] += 1
+    """Count (and log once) a call handed to ComfyUI's own function. Never
+    raises: it runs on the fallback path, which must not fail."""
+    try:
+        vk = module()
+        if vk is not None:
+            vk._STATS.fallback(source, reason, detail, level=level)
+            return
+    except Exception as e:
+        logger.debug("vkattn nodes: counting a fallback failed: %s", e)
+    with _lock:
+        _local_fallbacks[(source, reason)] += 1
 
 
 def stats():
