@@ -25,8 +25,13 @@ sdpa = scaled_dot_product_attention
 
 
 def stats():
-    """Calls served by vkattn and handed back to the original function, by
-    source ("sdpa", "comfyui", "vae") and reason."""
+    """Calls served by vkattn and calls handed back to the original function.
+
+    {"served": {source: n}, "fallbacks": {source: {reason: n}}}, by source:
+    "direct" (vkattn.scaled_dot_product_attention called by you), "sdpa"
+    (torch.nn.functional.scaled_dot_product_attention routed by install()),
+    "comfyui" and "vae" (the ComfyUI nodes). A direct call that vkattn cannot
+    serve raises instead of falling back, so "direct" has no fallbacks."""
     return _STATS.snapshot()
 
 

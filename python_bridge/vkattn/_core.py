@@ -8,7 +8,7 @@ import threading
 import weakref
 
 from . import _lib
-from ._errors import check, make_error
+from ._errors import InvalidArgumentError, check, make_error
 from ._lib import lib
 
 # --------------------------------------------------------------------------
@@ -86,6 +86,23 @@ class _Closeable:
             pass
 
 
+def _byte_count(value, name, zero_means):
+    """A non-negative int of bytes for a context option, or a clear error."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            import numpy as np
+            ok = isinstance(value, np.integer)
+        except ImportError:
+            ok = False
+        if not ok:
+            raise TypeError("%s must be an int number of bytes (%s), not %r" % (name, zero_means, value))
+    value = int(value)
+    if value < 0 or value >= 1 << 64:
+        raise InvalidArgumentError(_lib.VKATTN_ERROR_INVALID_ARGUMENT,
+                                   "%s = %d: give a number of bytes >= 0 (%s)" % (name, value, zero_means))
+    return value
+
+
 class Context(_Closeable):
     """A vkattn_context: one Vulkan device, its memory pools and pipelines.
 
@@ -108,6 +125,10 @@ class Context(_Closeable):
         if isinstance(device, bool):
             raise TypeError("device must be None, an int or a str")
         if isinstance(device, int):
+            if device < 0:
+                raise InvalidArgumentError(_lib.VKATTN_ERROR_INVALID_ARGUMENT,
+                                           "device = %d: a device index is >= 0 (None or 'auto' lets vkattn "
+                                           "choose; vkattn.devices() lists them)" % device)
             opts.device_index = device
         elif isinstance(device, str) and device.strip() and device.strip().lower() != "auto":
             s = device.strip()
@@ -125,8 +146,8 @@ class Context(_Closeable):
         if no_pipeline_cache:
             flags |= _lib.VKATTN_CONTEXT_NO_PIPELINE_CACHE
         opts.flags = flags
-        opts.heap_limit = int(heap_limit)
-        opts.max_buffer_range = int(max_buffer_range)
+        opts.heap_limit = _byte_count(heap_limit, "heap_limit", "0 = no limit")
+        opts.max_buffer_range = _byte_count(max_buffer_range, "max_buffer_range", "0 = the device's limit")
         opts.cache_dir = os.fsencode(cache_dir) if cache_dir else None
 
         self._lock = threading.Condition()

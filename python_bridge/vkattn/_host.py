@@ -135,7 +135,31 @@ def no_zero_strides(h):
 def empty_like_kind(like, shape, dtype_code, align=0):
     """A contiguous output array of the kind of `like` (torch or numpy),
     aligned to `align` bytes when large enough to be imported. Large outputs
-    come from the pool of warm blocks (_outpool.py)."""
+    come from the pool of warm blocks (_outpool.py). Host memory that cannot
+    be had raises vkattn.OutOfMemoryError (status OUT_OF_HOST_MEMORY)."""
+    try:
+        return _empty_like_kind(like, shape, dtype_code, align)
+    except MemoryError as e:
+        raise _out_of_host_memory(shape, dtype_code, e) from None
+    except RuntimeError as e:  # torch's CPU allocator: "DefaultCPUAllocator: can't allocate memory"
+        if "allocat" not in str(e).lower():
+            raise
+        raise _out_of_host_memory(shape, dtype_code, e) from None
+
+
+def _out_of_host_memory(shape, dtype_code, cause):
+    from ._errors import make_error
+    n = 1
+    for s in shape:
+        n *= s
+    nbytes = n * (4 if dtype_code == _lib.VKATTN_DTYPE_F32 else 2)
+    return make_error(_lib.VKATTN_ERROR_OUT_OF_HOST_MEMORY,
+                      "the output %s %s needs %.1f GiB of host memory, which could not be allocated (%s)"
+                      % (list(shape), _lib.DTYPE_NAMES.get(dtype_code, dtype_code), nbytes / 2.0 ** 30,
+                         str(cause).splitlines()[0] if str(cause) else type(cause).__name__))
+
+
+def _empty_like_kind(like, shape, dtype_code, align=0):
     n = 1
     for s in shape:
         n *= s

@@ -80,6 +80,14 @@ def _grad_needed(*xs):
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
                                  enable_gqa=False, *, context=None, backend="auto", precision=None):
+    out = _attention(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa,
+                     context=context, backend=backend, precision=precision)
+    STATS.served("direct")
+    return out
+
+
+def _attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+               enable_gqa=False, *, context=None, backend="auto", precision=None):
     """softmax(scale * query @ key^T + mask) @ value on the Vulkan device,
     with torch.nn.functional.scaled_dot_product_attention's semantics.
 
@@ -197,6 +205,12 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     return result
 
 
+scaled_dot_product_attention.__doc__ = _attention.__doc__ + """
+    Each successful call is counted in vkattn.stats()["served"]["direct"]
+    (calls routed through install() count as "sdpa").
+    """
+
+
 def _is_float(h):
     if h.torch:
         return h.arr.dtype.is_floating_point
@@ -210,7 +224,21 @@ def _is_float(h):
 
 def torch_math_sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
                     enable_gqa=False):
+    """softmax(scale * q k^T + mask) v in PyTorch operations, in float32 for
+    half inputs. Attention is defined for floating-point tensors only: other
+    dtypes raise TypeError naming the argument (PyTorch >= 2.0 refuses them
+    too)."""
     import torch
+    for name, t in (("query", query), ("key", key), ("value", value)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError("scaled_dot_product_attention: %s must be a torch.Tensor, not %s"
+                            % (name, type(t).__name__))
+        if not t.dtype.is_floating_point:
+            raise TypeError("scaled_dot_product_attention: %s has dtype %s; attention needs a floating-point "
+                            "dtype (float32, float16, bfloat16, float64)" % (name, t.dtype))
+    if key.dtype != query.dtype or value.dtype != query.dtype:
+        raise TypeError("scaled_dot_product_attention: query, key and value must share a dtype (got %s, %s, %s)"
+                        % (query.dtype, key.dtype, value.dtype))
     dt = query.dtype
     work = torch.float32 if dt in (torch.float16, torch.bfloat16) else dt
     q, k, v = query.to(work), key.to(work), value.to(work)
@@ -258,7 +286,7 @@ def _sdpa_patch(*args, **kwargs):
         return original(*args, **kwargs)  # let PyTorch name the missing argument
     reason, level = None, logging.WARNING
     try:
-        out = scaled_dot_product_attention(**bound)
+        out = _attention(**bound)
     except NotSupportedByVkattn as e:
         reason, detail = ("dropout" if "dropout" in e.message else "autograd"), e.message
         level = logging.INFO

@@ -157,3 +157,45 @@ def test_default_context_is_created_once_across_threads():
         t.join()
     assert len(got) == 4 and all(c is got[0] for c in got)
     assert all(torch.equal(o, outs[0]) for o in outs), "same inputs, same device: same bits"
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(heap_limit=-1), "heap_limit"),
+    (dict(max_buffer_range=-5), "max_buffer_range"),
+    (dict(heap_limit=1 << 64), "heap_limit"),
+    (dict(device=-1), "device"),
+])
+def test_context_options_out_of_range(kwargs, name):
+    """Negative sizes and device indices are refused, naming the option (they
+    were passed on as huge unsigned numbers, or as "no choice")."""
+    with pytest.raises(vkattn.InvalidArgumentError) as exc:
+        vkattn.Context(**kwargs)
+    assert exc.value.message.startswith(name + " = ")
+
+
+@pytest.mark.parametrize("kwargs", [dict(heap_limit="512M"), dict(heap_limit=1.5), dict(max_buffer_range=True),
+                                    dict(device=2.0)])
+def test_context_options_of_the_wrong_type(kwargs):
+    with pytest.raises(TypeError) as exc:
+        vkattn.Context(**kwargs)
+    assert list(kwargs)[0] in str(exc.value)
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+def test_output_beyond_host_memory_is_out_of_memory_error(kind):
+    """An output no host can hold (512 TiB, beyond any address space) raises
+    vkattn.OutOfMemoryError (also a MemoryError) with OUT_OF_HOST_MEMORY, not
+    numpy's or torch's own allocation error. The inputs are broadcast views."""
+    n = 1 << 44
+    if kind == "numpy":
+        q = np.broadcast_to(np.zeros((1, 1, 1, 8), np.float32), (1, 1, n, 8))
+    else:
+        q = torch.zeros(1, 1, 1, 8).expand(1, 1, n, 8)
+    with pytest.raises(vkattn.OutOfMemoryError) as exc:
+        vkattn.scaled_dot_product_attention(q, q, q)
+    e = exc.value
+    assert isinstance(e, MemoryError)
+    assert e.status == 301 and "host memory" in e.message and "GiB" in e.message
+    # The default context stays usable.
+    small = rand(1, 1, 4, 8)
+    assert vkattn.scaled_dot_product_attention(small, small, small).shape == (1, 1, 4, 8)

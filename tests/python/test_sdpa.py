@@ -258,6 +258,35 @@ def test_unsupported_dtype_and_autograd_fall_back(installed):
     assert fb.get("VKATTN_ERROR_INVALID_DTYPE") == 1 and fb.get("autograd") == 1
 
 
+def test_stats_count_direct_and_routed_calls_apart(installed):
+    F = torch.nn.functional
+    q = rand(1, 2, 9, 8)
+    vkattn.scaled_dot_product_attention(q, q, q)
+    vkattn.scaled_dot_product_attention(q, q, q)
+    F.scaled_dot_product_attention(q, q, q)
+    assert vkattn.stats()["served"] == {"direct": 2, "sdpa": 1}
+    with pytest.raises(vkattn.InvalidShapeError):  # a direct call raises; it is no fallback
+        vkattn.scaled_dot_product_attention(torch.randn(8), torch.randn(8), torch.randn(8))
+    assert vkattn.stats()["served"] == {"direct": 2, "sdpa": 1} and "direct" not in vkattn.stats()["fallbacks"]
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int64, torch.bool])
+def test_integer_tensors_go_to_torch_unchanged(installed, dtype):
+    """Integer tensors are not vkattn's: the call goes to the original
+    function with the arguments unchanged, which refuses them with its own
+    error (torch >= 2.0), or, where torch has no SDPA (1.13), with a TypeError
+    from vkattn's math fallback that names the argument and the dtype."""
+    F = torch.nn.functional
+    q = torch.ones(1, 1, 4, 8, dtype=dtype)
+    with pytest.raises((TypeError, RuntimeError)) as exc:
+        F.scaled_dot_product_attention(q, q, q)
+    if vkattn.original_sdpa() is vkattn.torch_math_sdpa:
+        assert isinstance(exc.value, TypeError)
+        assert "query has dtype %s" % dtype in str(exc.value) and "floating-point" in str(exc.value)
+    assert vkattn.stats()["fallbacks"]["sdpa"].get("VKATTN_ERROR_INVALID_DTYPE") == 1
+    assert not vkattn.stats()["served"].get("sdpa")
+
+
 def test_error_falls_back(installed):
     """Bad input for vkattn (a 2-D query) goes to the original function."""
     F = torch.nn.functional
