@@ -29,7 +29,7 @@ class VkattnPatchModel:
             "fallback_on_error": ("BOOLEAN", {"default": True,
                                               "tooltip": "on a vkattn error run ComfyUI's function (logged once)"}),
             "backend": (list(BACKENDS), {"default": "auto",
-                                         "tooltip": "flash: exact attention; taylor: not built yet (falls back)"}),
+                                         "tooltip": "flash: exact attention (auto: the same)"}),
         }, "optional": {
             "f32_precision": (list(F32_PRECISIONS), {"default": "exact",
                                                      "tooltip": "float32 models (torch on the CPU): f16 computes "

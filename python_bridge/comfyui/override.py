@@ -24,7 +24,8 @@ from . import _vk
 
 logger = logging.getLogger("vkattn.comfyui")
 
-BACKENDS = ("auto", "flash", "taylor")
+# "taylor" comes back with Taylor attention (not built yet).
+BACKENDS = ("auto", "flash")
 F32_PRECISIONS = ("exact", "f16")
 
 # Calls whose vkattn operands (q, k, v, out, mask) are at least this large
@@ -132,8 +133,7 @@ class VkattnAttentionOverride:
     a device index or a name substring. min_tokens: calls with fewer query
     tokens run the original function. fallback_on_error: a vkattn error runs
     the original function (logged once per reason) instead of raising.
-    backend: "auto"/"flash" run vkattn's flash attention; "taylor" is not built
-    yet and falls back with a logged reason. f32_precision: "exact", or "f16"
+    backend: "auto"/"flash" run vkattn's flash attention. f32_precision: "exact", or "f16"
     to compute float32 inputs as float16 (f32 accumulation; half the bytes to
     move and the matrix units), except where ComfyUI asks for float32
     attention (attn_precision=torch.float32). previous: an override that was set
@@ -189,8 +189,6 @@ class VkattnAttentionOverride:
         vk = _vk.module()
         if vk is None:
             raise _Unserved("vkattn unavailable", _vk.import_error())
-        if self.backend == "taylor":
-            raise _Unserved("taylor backend not available", "this vkattn build has flash attention only")
         torch = sys.modules.get("torch")
         if torch is None or not all(isinstance(t, torch.Tensor) for t in (q, k, v)):
             raise _Unserved("not torch tensors")

@@ -249,18 +249,19 @@ def test_vkattn_error_falls_back_or_raises():
         attn(q, q, q, 1, skip_reshape=True, transformer_options=to)
 
 
-def test_min_tokens_and_taylor_fall_back():
+def test_min_tokens_falls_back_and_taylor_is_not_offered():
     func = ComfyAttention()
     attn = comfy_wrap(func)
     q = rand(1, 16, 32)
     vkattn.reset_stats()
     to = {"optimized_attention_override": comfyui.attention_override(min_tokens=17)}
     attn(q, q, q, 2, transformer_options=to)
-    to = {"optimized_attention_override": comfyui.attention_override(backend="taylor")}
-    attn(q, q, q, 2, transformer_options=to)
-    assert len(func.calls) == 2
-    fb = fallbacks()
-    assert fb.get("small") == 1 and fb.get("taylor backend not available") == 1
+    assert len(func.calls) == 1
+    assert fallbacks().get("small") == 1
+    # Taylor attention is not built: the node does not offer it, and asking refuses.
+    assert "taylor" not in NODE_CLASS_MAPPINGS["VkattnPatchModel"].INPUT_TYPES()["required"]["backend"][0]
+    with pytest.raises(ValueError):
+        comfyui.attention_override(backend="taylor")
 
 
 def test_previous_override_keeps_unserved_calls():
