@@ -1,6 +1,7 @@
 // vkattn-info: lists Vulkan devices and the capabilities vkattn's kernels use.
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -52,8 +53,12 @@ void print(const vkattn_device_info &d, bool chosen) {
 int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!std::strcmp(argv[i], "-h") || !std::strcmp(argv[i], "--help")) {
-            std::printf("usage: vkattn-info\nLists Vulkan devices and their capabilities; the default device is the one\n"
-                        "a context picks (VKATTN_DEVICE=index|name overrides).\n");
+            std::printf(
+                "usage: vkattn-info\nLists Vulkan devices and their capabilities; the default device is the one\n"
+                "a context picks (VKATTN_DEVICE=index|name overrides).\n"
+                "Exit status: 0 when every step succeeded; 1 when an error was reported (no\n"
+                "Vulkan, no device, a VKATTN_DEVICE that names no device, no context); 2 on\n"
+                "a bad argument.\n");
             return 0;
         }
         std::fprintf(stderr, "vkattn-info: unknown argument %s (try --help)\n", argv[i]);
@@ -71,23 +76,43 @@ int main(int argc, char **argv) {
         std::fprintf(stderr, "vkattn-info: no Vulkan 1.2 device found\n");
         return 1;
     }
-    // Which device would a context choose?
+    // Which device would a context choose? An error here (a VKATTN_DEVICE
+    // that names no device, a failed context creation) is reported and makes
+    // the exit status 1, but the devices are still listed.
+    int rc = 0;
     int chosen = -1;
     vkattn_context ctx = nullptr;
     if (vkattn_context_create(nullptr, &ctx) == VKATTN_SUCCESS) {
         vkattn_device_info info = VKATTN_DEVICE_INFO_INIT;
-        if (vkattn_context_get_device_info(ctx, &info) == VKATTN_SUCCESS) chosen = static_cast<int>(info.index);
+        if (vkattn_context_get_device_info(ctx, &info) == VKATTN_SUCCESS) {
+            chosen = static_cast<int>(info.index);
+        } else {
+            std::fprintf(stderr, "vkattn-info: the context's device is unknown: %s\n", vkattn_last_error());
+            rc = 1;
+        }
         vkattn_context_destroy(ctx);
     } else {
-        std::fprintf(stderr, "vkattn-info: a context cannot be created: %s\n", vkattn_last_error());
+        const char *env = std::getenv("VKATTN_DEVICE");
+        std::string err = vkattn_last_error();
+        // The library names VKATTN_DEVICE when it is the cause; say it otherwise
+        // too, since a device choice may be why no context could be made.
+        if (env && *env && err.find("VKATTN_DEVICE") == std::string::npos)
+            err += std::string(" (VKATTN_DEVICE=") + env + ")";
+        std::fprintf(stderr, "vkattn-info: a context cannot be created: %s\n", err.c_str());
+        rc = 1;
     }
     for (uint32_t i = 0; i < n; i++) {
         vkattn_device_info info = VKATTN_DEVICE_INFO_INIT;
         if (vkattn_device_get_info(i, &info) != VKATTN_SUCCESS) {
             std::fprintf(stderr, "vkattn-info: device %u: %s\n", i, vkattn_last_error());
-            return 1;
+            rc = 1;
+            continue;
         }
         print(info, static_cast<int>(i) == chosen);
     }
-    return 0;
+    if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+        std::fprintf(stderr, "vkattn-info: cannot write the device list to the standard output\n");
+        rc = 1;
+    }
+    return rc;
 }

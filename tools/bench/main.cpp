@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -64,7 +65,8 @@ const char *kUsage =
     "Output:\n"
     "  --json FILE           write the results as JSON\n"
     "  --csv FILE            write the results as CSV\n"
-    "  --plot FILE.svg       write an SVG bar chart of TFLOP/s per case\n"
+    "  --plot FILE.svg       write an SVG bar chart of TFLOP/s per case (the only\n"
+    "                        format; the name must end in .svg)\n"
     "  --plot-add FILE.json  add the results of an earlier --json run to the chart\n"
     "                        (repeatable; series are named device/backend)\n"
     "  --plot-only           do not run: chart only the --plot-add files\n"
@@ -102,6 +104,16 @@ std::vector<std::string> split_commas(const std::string &s) {
         start = comma + 1;
     }
     return out;
+}
+
+// The chart is always SVG: a file named otherwise (out.png) would hold SVG
+// under the wrong name, so the name must end in .svg (any case).
+std::string svg_file(const std::string &opt, const std::string &file) {
+    if (file.empty()) usage_error(opt + " expects a file name ending in .svg");
+    std::string ext = file.size() >= 4 ? file.substr(file.size() - 4) : "";
+    for (char &c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (ext != ".svg") usage_error(opt + " " + file + ": the chart is SVG; give a file name ending in .svg");
+    return file;
 }
 
 int parse_count(const std::string &opt, const std::string &v, int lo) {
@@ -197,7 +209,7 @@ Cli parse_args(int argc, char **argv) {
         } else if (a == "--csv") {
             cli.csv = arg();
         } else if (a == "--plot") {
-            cli.plot = arg();
+            cli.plot = svg_file(a, arg());
         } else if (a == "--plot-add") {
             cli.plot_add.push_back(arg());
         } else if (a == "--plot-only") {
