@@ -1,6 +1,6 @@
 // Flash attention, portable path: validation, variant choice, splitting
 // (split-KV over keys, windows over tensors larger than the context's max
-// buffer range) and recording. The C ABI (capi.cpp) calls the three entry
+// buffer range) and recording. The C ABI (api/attention_api.cpp) calls the three entry
 // points after checking desc->struct_size and NULL handles.
 #pragma once
 
