@@ -29,9 +29,11 @@ def _pack_dir():
 
 
 def _is_bridge(mod):
-    """True for the vkattn Python package (not this node pack, whatever its name)."""
+    """True for the vkattn Python package (not this node pack, whatever its name),
+    recognized by public functions the pack uses."""
     return (mod is not None and callable(getattr(mod, "scaled_dot_product_attention", None))
-            and callable(getattr(mod, "default_context", None)) and hasattr(mod, "_STATS"))
+            and callable(getattr(mod, "default_context", None))
+            and callable(getattr(mod, "count_fallback", None)))
 
 
 def _spec_is_pack(spec):
@@ -125,7 +127,7 @@ def served(source):
     try:
         vk = module()
         if vk is not None:
-            vk._STATS.served(source)
+            vk.count_served(source)
     except Exception as e:  # counting must never break a model's call
         logger.debug("vkattn nodes: counting a served call failed: %s", e)
 
@@ -136,7 +138,7 @@ def fallback(source, reason, detail="", level=logging.INFO):
     try:
         vk = module()
         if vk is not None:
-            vk._STATS.fallback(source, reason, detail, level=level)
+            vk.count_fallback(source, reason, detail, level=level)
             return
     except Exception as e:
         logger.debug("vkattn nodes: counting a fallback failed: %s", e)

@@ -62,8 +62,7 @@ def _comfy_model_management():
 def _shares_host_memory(ctx):
     """True when the Vulkan device's memory is system RAM (integrated GPU, CPU)."""
     try:
-        lib = _vk.module()._lib
-        return ctx.device_info()["device_type"] in (lib.VKATTN_DEVICE_INTEGRATED_GPU, lib.VKATTN_DEVICE_CPU)
+        return ctx.shares_host_memory()
     except Exception:
         return False
 
@@ -90,38 +89,21 @@ def _ask_comfy_for_room(nbytes, ctx):
         return False
 
 
-def _torch_dtype_ok(torch, t):
-    return t.dtype in (torch.float32, torch.float16, torch.bfloat16)
+def _operand_bytes(*tensors):
+    """The dense size of vkattn's operands (torch tensors; None skipped)."""
+    return sum(t.numel() * t.element_size() for t in tensors if t is not None)
 
 
-def mask_view(vk_host, mask, B, H, Nq, Nk):
-    """(Host, shape, strides, kind) of a ComfyUI mask as a broadcast [B, H, Nq, Nk] view."""
-    torch = sys.modules["torch"]
-    lib = _vk.module()._lib
-    if mask.ndim == 2:
-        m = mask[None, None]
-    elif mask.ndim == 3:
-        m = mask[:, None]
-    elif mask.ndim == 4:
-        m = mask
-    else:
-        raise _Unserved("mask rank", "mask of rank %d" % mask.ndim)
-    full = (B, H, Nq, Nk)
-    for n, f in zip(m.shape, full):
-        if n != 1 and n != f:
-            raise _Unserved("mask shape", "mask %s does not broadcast to %s" % (list(mask.shape), list(full)))
-    if m.dtype == torch.bool:
-        kind = lib.VKATTN_MASK_BOOL
-    elif m.dtype in (torch.float32, torch.float16):
-        kind = lib.VKATTN_MASK_ADDITIVE
-    elif m.dtype.is_floating_point:
-        m = m.float()
-        kind = lib.VKATTN_MASK_ADDITIVE
-    else:
-        raise _Unserved("mask dtype", "mask dtype %s" % m.dtype)
-    h = vk_host.to_host(m, "mask")
-    strides = tuple(0 if n == 1 else s for n, s in zip(h.shape, h.strides))
-    return h, h.shape, strides, kind
+def _mask_view(vk, mask, B, H, Nq, Nk):
+    """vkattn.mask_view, with the masks it refuses as reasons to fall back."""
+    try:
+        return vk.mask_view(mask, B, H, Nq, Nk)
+    except vk.InvalidShapeError as e:
+        raise _Unserved("mask rank", e.message) from None
+    except vk.ShapeMismatchError as e:
+        raise _Unserved("mask shape", e.message) from None
+    except vk.InvalidDtypeError as e:
+        raise _Unserved("mask dtype", e.message) from None
 
 
 class VkattnAttentionOverride:
@@ -192,7 +174,7 @@ class VkattnAttentionOverride:
         torch = sys.modules.get("torch")
         if torch is None or not all(isinstance(t, torch.Tensor) for t in (q, k, v)):
             raise _Unserved("not torch tensors")
-        if not _torch_dtype_ok(torch, q) or k.dtype != q.dtype or v.dtype != q.dtype:
+        if not vk.is_attention_dtype(q.dtype) or k.dtype != q.dtype or v.dtype != q.dtype:
             raise _Unserved("dtype", "q/k/v dtypes %s/%s/%s" % (q.dtype, k.dtype, v.dtype))
         if torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad):
             raise _Unserved("autograd", "vkattn has no backward pass")
@@ -200,7 +182,6 @@ class VkattnAttentionOverride:
             raise _Unserved("mask type", type(mask).__name__)
         scale = kwargs.get("scale")
         gqa = bool(kwargs.get("enable_gqa", False))
-        host = vk._host
 
         if skip_reshape:
             if q.ndim != 4 or k.ndim != 4 or v.ndim != 4:
@@ -231,35 +212,30 @@ class VkattnAttentionOverride:
 
         device = q.device
         ctx = _vk.context(self.device)
-        qh, kh, vh = (host.to_host(t, n) for t, n in ((q, "q"), (k, "k"), (v, "v")))
         if skip_reshape:
-            q4, k4, v4 = qh, kh, vh
+            q4, k4, v4 = q, k, v
         else:
-            # (B, N, H*D): head h, element d at (h*D + d) * stride(-1).
-            q4 = host.view(qh, (B, Hq, Nq, D), (qh.strides[0], D * qh.strides[2], qh.strides[1], qh.strides[2]))
-            k4 = host.view(kh, (B, Hk, Nk, D), (kh.strides[0], D * kh.strides[2], kh.strides[1], kh.strides[2]))
-            v4 = host.view(vh, (B, Hk, Nk, Dv), (vh.strides[0], Dv * vh.strides[2], vh.strides[1], vh.strides[2]))
+            # (B, N, H*D) seen as [B, H, N, D]: head h, element d at (h*D + d) * stride(-1). Views, no copies.
+            q4 = q.unflatten(2, (Hq, D)).transpose(1, 2)
+            k4 = k.unflatten(2, (Hk, D)).transpose(1, 2)
+            v4 = v.unflatten(2, (Hk, Dv)).transpose(1, 2)
 
-        m = mshape = mstrides = None
-        mkind = vk._lib.VKATTN_MASK_NONE
+        m = None
         if mask is not None:
-            m, mshape, mstrides, mkind = mask_view(host, mask, B, Hq, Nq, Nk)
+            m = _mask_view(vk, mask, B, Hq, Nq, Nk)
 
-        align = ctx.host_alignment()
         if skip_output_reshape:
-            out = host.empty_like_kind(qh, (B, Hq, Nq, Dv), qh.dtype, align=align)
+            out = vk.empty_output(q, (B, Hq, Nq, Dv), context=ctx)
             out4 = out
         else:
-            out = host.empty_like_kind(qh, (B, Nq, Hq * Dv), qh.dtype, align=align)
-            out4 = host.view(out, (B, Hq, Nq, Dv), (Nq * Hq * Dv, Dv, Hq * Dv, 1))
+            out = vk.empty_output(q, (B, Nq, Hq * Dv), context=ctx)
+            out4 = out.unflatten(2, (Hq, Dv)).transpose(1, 2)
 
-        _ask_comfy_for_room(host.device_bytes_estimate(qh, kh, vh, out, m), ctx)
-        torch = sys.modules.get("torch")
-        wants_f32 = torch is not None and attn_precision is torch.float32
-        f16_compute = self.f32_precision == "f16" and qh.dtype == vk._lib.VKATTN_DTYPE_F32 and not wants_f32
-        host.attention_host(ctx, qh.dtype, q4, k4, v4, out4, mask=m, mask_kind=mkind, mask_shape=mshape,
-                            mask_strides=mstrides, scale=scale, f16_compute=f16_compute)
-        result = out.arr
+        _ask_comfy_for_room(_operand_bytes(q, k, v, out, m), ctx)
+        wants_f32 = attn_precision is torch.float32
+        precision = "f16" if self.f32_precision == "f16" and not wants_f32 else "exact"  # f16: float32 inputs only
+        vk.attention_into(q4, k4, v4, out4, mask=m, scale=scale, precision=precision, context=ctx)
+        result = out
         if device.type != "cpu":
             result = result.to(device)
         return result

@@ -20,7 +20,7 @@ import logging
 import sys
 
 from . import _vk
-from .override import _ask_comfy_for_room
+from .override import _ask_comfy_for_room, _operand_bytes
 
 
 class VkattnVaeAttention:
@@ -66,7 +66,7 @@ class VkattnVaeAttention:
             return None
         if not all(isinstance(t, torch.Tensor) for t in (q, k, v)):
             return None
-        if q.dtype not in (torch.float32, torch.float16, torch.bfloat16) or k.dtype != q.dtype or v.dtype != q.dtype:
+        if not vk.is_attention_dtype(q.dtype) or k.dtype != q.dtype or v.dtype != q.dtype:
             return None
         if q.ndim < 3 or k.ndim != q.ndim or v.ndim != q.ndim or torch.is_grad_enabled() and (
                 q.requires_grad or k.requires_grad or v.requires_grad):
@@ -75,20 +75,17 @@ class VkattnVaeAttention:
         if k.shape[:2] != (B, C) or v.shape[0] != B or v.shape[2:] != k.shape[2:]:
             return None
         Cv = v.shape[1]
-        host = vk._host
         # Flatten the spatial dims (a view when their strides merge).
         q3, k3, v3 = (t.reshape(t.shape[0], t.shape[1], -1) for t in (q, k, v))
-        Nq, Nk = q3.shape[2], k3.shape[2]
-        qh, kh, vh = host.to_host(q3, "q"), host.to_host(k3, "k"), host.to_host(v3, "v")
-        q4 = host.view(qh, (B, 1, Nq, C), (qh.strides[0], qh.strides[0], qh.strides[2], qh.strides[1]))
-        k4 = host.view(kh, (B, 1, Nk, C), (kh.strides[0], kh.strides[0], kh.strides[2], kh.strides[1]))
-        v4 = host.view(vh, (B, 1, Nk, Cv), (vh.strides[0], vh.strides[0], vh.strides[2], vh.strides[1]))
+        Nq = q3.shape[2]
+        # (B, C, N) seen as [B, 1, N, C]: views, no transposes copied.
+        q4, k4, v4 = (t.unsqueeze(1).transpose(2, 3) for t in (q3, k3, v3))
         ctx = _vk.context(self.device)
-        out = host.empty_like_kind(qh, (B, Cv, Nq), qh.dtype, align=ctx.host_alignment())
-        out4 = host.view(out, (B, 1, Nq, Cv), (Cv * Nq, Cv * Nq, 1, Nq))
-        _ask_comfy_for_room(host.device_bytes_estimate(qh, kh, vh, out), ctx)
-        host.attention_host(ctx, qh.dtype, q4, k4, v4, out4)
-        result = out.arr.reshape((B, Cv) + tuple(q.shape[2:]))
+        out = vk.empty_output(q, (B, Cv, Nq), context=ctx)
+        out4 = out.unsqueeze(1).transpose(2, 3)
+        _ask_comfy_for_room(_operand_bytes(q3, k3, v3, out), ctx)
+        vk.attention_into(q4, k4, v4, out4, context=ctx)
+        result = out.reshape((B, Cv) + tuple(q.shape[2:]))
         if q.device.type != "cpu":
             result = result.to(q.device)
         return result

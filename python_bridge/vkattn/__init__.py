@@ -7,6 +7,11 @@
 The library is found through $VKATTN_LIBRARY, else the package folder, else
 the newest build*/libvkattn.so of the source tree; its ABI number is checked
 at import (vkattn.LibraryError on a mismatch).
+
+For node packs and other hosts that lay out their own views:
+attention_into(), empty_output(), mask_view(), is_attention_dtype(),
+count_served(), count_fallback() and Context.shares_host_memory()
+(python_bridge/README.md, "For node packs and other hosts").
 """
 
 from ._lib import ABI_VERSION, LibraryError, library_path
@@ -18,7 +23,9 @@ from ._core import (Context, Tensor, abi_version, close_default_context, default
                     devices, validation_error_count, version)
 from ._sdpa import (install, installed, original_sdpa, scaled_dot_product_attention, torch_math_sdpa,
                     uninstall)
+from ._views import attention_into, empty_output, is_attention_dtype, mask_view
 from ._stats import STATS as _STATS
+from ._stats import count_fallback, count_served
 from ._outpool import POOL as _OUTPUT_POOL
 
 sdpa = scaled_dot_product_attention
@@ -30,7 +37,8 @@ def stats():
     {"served": {source: n}, "fallbacks": {source: {reason: n}}}, by source:
     "direct" (vkattn.scaled_dot_product_attention called by you), "sdpa"
     (torch.nn.functional.scaled_dot_product_attention routed by install()),
-    "comfyui" and "vae" (the ComfyUI nodes). A direct call that vkattn cannot
+    "comfyui" and "vae" (the ComfyUI nodes), and any other source counted
+    with count_served()/count_fallback(). A direct call that vkattn cannot
     serve raises instead of falling back, so "direct" has no fallbacks."""
     return _STATS.snapshot()
 
@@ -62,4 +70,5 @@ __all__ = [
     "validation_error_count", "version", "abi_version",
     "scaled_dot_product_attention", "sdpa", "install", "uninstall", "installed", "original_sdpa",
     "torch_math_sdpa", "stats", "reset_stats", "host_cache_info", "empty_host_cache",
+    "attention_into", "empty_output", "mask_view", "is_attention_dtype", "count_served", "count_fallback",
 ]

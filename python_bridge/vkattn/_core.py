@@ -7,7 +7,7 @@ import os
 import threading
 import weakref
 
-from . import _lib
+from . import _dtypes, _lib
 from ._errors import InvalidArgumentError, check, make_error
 from ._lib import lib
 
@@ -258,6 +258,12 @@ class Context(_Closeable):
             return 0
         return int(info["min_imported_host_pointer_alignment"]) or 4096
 
+    def shares_host_memory(self):
+        """True when the device's memory is system RAM (an integrated GPU, or
+        a CPU device such as lavapipe): what vkattn allocates there is taken
+        from the host's memory."""
+        return self.device_info()["device_type"] in (_lib.VKATTN_DEVICE_INTEGRATED_GPU, _lib.VKATTN_DEVICE_CPU)
+
     def max_buffer_range(self):
         n = ctypes.c_uint64(0)
         with self.use() as h:
@@ -314,26 +320,6 @@ class Context(_Closeable):
 # Tensor
 # --------------------------------------------------------------------------
 
-_DTYPE_BY_NAME = {"f32": _lib.VKATTN_DTYPE_F32, "float32": _lib.VKATTN_DTYPE_F32,
-                  "f16": _lib.VKATTN_DTYPE_F16, "float16": _lib.VKATTN_DTYPE_F16,
-                  "bf16": _lib.VKATTN_DTYPE_BF16, "bfloat16": _lib.VKATTN_DTYPE_BF16,
-                  "bool": _lib.VKATTN_DTYPE_BOOL}
-
-
-def dtype_code(dtype):
-    """A vkattn_dtype from an int, a name, a numpy dtype or a torch dtype
-    (an unknown dtype gives a number vkattn rejects, naming it)."""
-    if isinstance(dtype, int):
-        return dtype
-    name = str(dtype)
-    if name.startswith("torch."):
-        name = name[len("torch."):]
-    elif not isinstance(dtype, str):
-        import numpy as np
-        name = np.dtype(dtype).name
-    return _DTYPE_BY_NAME.get(name, _lib.VKATTN_DTYPE_COUNT_ + 100)
-
-
 class Tensor(_Closeable):
     """A dense device tensor (vkattn_tensor) of a Context.
 
@@ -345,14 +331,15 @@ class Tensor(_Closeable):
         self._ctx = ctx
         self._handle = None
         shape = tuple(int(s) for s in shape)
+        code = _dtypes.code_from(dtype)  # an unknown dtype is refused by vkattn, naming it
         arr = (ctypes.c_int64 * max(1, len(shape)))(*shape)
         handle = ctypes.c_void_p()
         with ctx.use() as h:
-            ctx._check(lib.vkattn_tensor_create(h, dtype_code(dtype), len(shape), arr, ctypes.byref(handle)),
+            ctx._check(lib.vkattn_tensor_create(h, code, len(shape), arr, ctypes.byref(handle)),
                        "vkattn_tensor_create")
         self._handle = handle.value
         self.shape = shape
-        self.dtype = dtype_code(dtype)
+        self.dtype = code
         ctx._tensors.add(self)
 
     @property
@@ -382,11 +369,6 @@ class Tensor(_Closeable):
                              "vkattn_tensor_get_info")
         return n.value
 
-    def _np_dtype(self):
-        import numpy as np
-        return {_lib.VKATTN_DTYPE_F32: np.float32, _lib.VKATTN_DTYPE_F16: np.float16,
-                _lib.VKATTN_DTYPE_BF16: np.uint16, _lib.VKATTN_DTYPE_BOOL: np.bool_}[self.dtype]
-
     def upload(self, array):
         """Copy a host numpy array of the tensor's shape (and element size) in.
         bf16 data is passed as uint16 bit patterns."""
@@ -394,9 +376,9 @@ class Tensor(_Closeable):
         a = np.asarray(array)
         if a.shape != self.shape:
             raise ValueError("upload: array shape %s != tensor shape %s" % (a.shape, self.shape))
-        if a.dtype.itemsize != np.dtype(self._np_dtype()).itemsize:
+        if a.dtype.itemsize != _dtypes.size(self.dtype):
             raise TypeError("upload: array dtype %s does not match the tensor's %s"
-                            % (a.dtype, _lib.DTYPE_NAMES.get(self.dtype)))
+                            % (a.dtype, _dtypes.name(self.dtype)))
         if any(s % a.itemsize for s in a.strides):
             a = np.ascontiguousarray(a)
         with self._ctx.use():
@@ -410,7 +392,7 @@ class Tensor(_Closeable):
     def download(self):
         """The tensor's contents as a new numpy array (bf16 as uint16 bits)."""
         import numpy as np
-        out = np.empty(self.shape, dtype=self._np_dtype())
+        out = np.empty(self.shape, dtype=_dtypes.numpy_dtype(self.dtype))
         with self._ctx.use():
             self._ctx._check(lib.vkattn_tensor_download(self._handle, out.ctypes.data, out.nbytes),
                              "vkattn_tensor_download")

@@ -4,8 +4,8 @@ into vkattn_attention_host that every Python entry point uses."""
 import ctypes
 import sys
 
-from . import _lib
-from ._errors import InvalidDtypeError
+from . import _dtypes, _lib
+from ._errors import InvalidArgumentError, InvalidDtypeError
 from ._lib import lib
 from ._outpool import POOL
 
@@ -39,13 +39,12 @@ class Host:
             self.shape = tuple(arr.shape)
             self.strides = tuple(arr.stride())
             self.ptr = arr.data_ptr()
-            self.dtype = torch_dtype_code(arr.dtype)
         else:
             it = arr.dtype.itemsize
             self.shape = tuple(arr.shape)
             self.strides = tuple(s // it for s in arr.strides)
             self.ptr = arr.ctypes.data
-            self.dtype = numpy_dtype_code(arr.dtype)
+        self.dtype = _dtypes.code_from(arr.dtype)  # _dtypes.UNKNOWN for float64, ints, ...
 
     @property
     def ndim(self):
@@ -54,17 +53,6 @@ class Host:
     @property
     def dtype_name(self):
         return str(self.arr.dtype)
-
-
-def torch_dtype_code(dt):
-    torch = _torch()
-    return {torch.float32: _lib.VKATTN_DTYPE_F32, torch.float16: _lib.VKATTN_DTYPE_F16,
-            torch.bfloat16: _lib.VKATTN_DTYPE_BF16, torch.bool: _lib.VKATTN_DTYPE_BOOL}.get(dt)
-
-
-def numpy_dtype_code(dt):
-    return {"float32": _lib.VKATTN_DTYPE_F32, "float16": _lib.VKATTN_DTYPE_F16,
-            "bfloat16": _lib.VKATTN_DTYPE_BF16, "bool": _lib.VKATTN_DTYPE_BOOL}.get(dt.name)
 
 
 def to_host(x, what):
@@ -86,6 +74,54 @@ def to_host(x, what):
     if any(s < 0 or s % it for s in a.strides):
         a = np.array(a, order="C", copy=True)
     return Host(a)
+
+
+def output_host(x, what):
+    """A Host over an output that vkattn writes in place: a strided CPU torch
+    tensor or a writable numpy array with non-negative strides. Never a copy
+    (a copy would be written and thrown away): anything else raises
+    InvalidArgumentError."""
+    if is_torch(x):
+        torch = _torch()
+        if x.layout != torch.strided or x.device.type != "cpu" or (getattr(x, "is_neg", None) and x.is_neg()):
+            raise InvalidArgumentError(_lib.VKATTN_ERROR_INVALID_ARGUMENT,
+                                       "%s must be a strided CPU tensor (vkattn writes it in place), not %s on %s"
+                                       % (what, x.layout, x.device))
+        return Host(x.detach())
+    import numpy as np
+    if not isinstance(x, np.ndarray) or not x.flags.writeable or any(
+            s < 0 or s % x.itemsize for s in x.strides):
+        raise InvalidArgumentError(_lib.VKATTN_ERROR_INVALID_ARGUMENT,
+                                   "%s must be a torch tensor or a writable numpy array with non-negative strides "
+                                   "(vkattn writes it in place), not %s" % (what, type(x).__name__))
+    return Host(x)
+
+
+def grad_needed(*xs):
+    """True when autograd would want a gradient of one of the torch tensors."""
+    torch = _torch()
+    if torch is None or not torch.is_grad_enabled():
+        return False
+    return any(is_torch(x) and x.requires_grad for x in xs if x is not None)
+
+
+def is_float(h):
+    """True for any floating-point dtype (float64 included), torch or numpy."""
+    if h.torch:
+        return h.arr.dtype.is_floating_point
+    return h.arr.dtype.kind == "f" or h.dtype in _dtypes.FLOAT_CODES  # ml_dtypes' bfloat16 is not of kind "f"
+
+
+def as_mask(h, what):
+    """A mask Host in a dtype vkattn reads: bool (True = take part) as it is,
+    float32/float16 (added to the scores) as they are, other floating dtypes
+    converted to float32. Other dtypes raise InvalidDtypeError."""
+    if h.dtype == _dtypes.BOOL or h.dtype in (_dtypes.F32, _dtypes.F16):
+        return h
+    if not is_float(h):
+        raise InvalidDtypeError(_lib.VKATTN_ERROR_INVALID_DTYPE,
+                                "%s dtype %s: use bool or a float dtype" % (what, h.dtype_name))
+    return to_float32(h)
 
 
 # -- small array operations that work on torch and numpy alike ---------------
@@ -133,10 +169,11 @@ def no_zero_strides(h):
 
 
 def empty_like_kind(like, shape, dtype_code, align=0):
-    """A contiguous output array of the kind of `like` (torch or numpy),
-    aligned to `align` bytes when large enough to be imported. Large outputs
-    come from the pool of warm blocks (_outpool.py). Host memory that cannot
-    be had raises vkattn.OutOfMemoryError (status OUT_OF_HOST_MEMORY)."""
+    """A contiguous output Host of the kind of `like` (a torch tensor, on any
+    device, gives a CPU tensor; a numpy array a numpy array), aligned to
+    `align` bytes when large enough to be imported. Large outputs come from
+    the pool of warm blocks (_outpool.py). Host memory that cannot be had
+    raises vkattn.OutOfMemoryError (status OUT_OF_HOST_MEMORY)."""
     try:
         return _empty_like_kind(like, shape, dtype_code, align)
     except MemoryError as e:
@@ -152,10 +189,10 @@ def _out_of_host_memory(shape, dtype_code, cause):
     n = 1
     for s in shape:
         n *= s
-    nbytes = n * (4 if dtype_code == _lib.VKATTN_DTYPE_F32 else 2)
+    nbytes = n * _dtypes.size(dtype_code)
     return make_error(_lib.VKATTN_ERROR_OUT_OF_HOST_MEMORY,
                       "the output %s %s needs %.1f GiB of host memory, which could not be allocated (%s)"
-                      % (list(shape), _lib.DTYPE_NAMES.get(dtype_code, dtype_code), nbytes / 2.0 ** 30,
+                      % (list(shape), _dtypes.name(dtype_code), nbytes / 2.0 ** 30,
                          str(cause).splitlines()[0] if str(cause) else type(cause).__name__))
 
 
@@ -163,12 +200,11 @@ def _empty_like_kind(like, shape, dtype_code, align=0):
     n = 1
     for s in shape:
         n *= s
-    if like.torch:
+    esize = _dtypes.size(dtype_code)
+    big = n * esize >= ALIGN_OUTPUT_MIN_BYTES
+    if is_torch(like):
         torch = _torch()
-        tdt = {_lib.VKATTN_DTYPE_F32: torch.float32, _lib.VKATTN_DTYPE_F16: torch.float16,
-               _lib.VKATTN_DTYPE_BF16: torch.bfloat16}[dtype_code]
-        esize = torch.empty((), dtype=tdt).element_size()
-        big = n * esize >= ALIGN_OUTPUT_MIN_BYTES
+        tdt = _dtypes.torch_dtype(dtype_code)
         raw = POOL.lease(n * esize, align if big else 0)
         if raw is not None:
             return Host(torch.from_numpy(raw).view(tdt).view(shape))
@@ -178,11 +214,10 @@ def _empty_like_kind(like, shape, dtype_code, align=0):
             return Host(buf[off:off + n * esize].view(tdt).view(shape))
         return Host(torch.empty(shape, dtype=tdt))
     import numpy as np
-    ndt = {_lib.VKATTN_DTYPE_F32: np.float32, _lib.VKATTN_DTYPE_F16: np.float16}.get(dtype_code)
-    if ndt is None:
-        ndt = like.arr.dtype  # bf16 from ml_dtypes
-    esize = np.dtype(ndt).itemsize
-    big = n * esize >= ALIGN_OUTPUT_MIN_BYTES
+    if dtype_code == _dtypes.BF16:
+        ndt = like.dtype  # numpy has no bfloat16: the input's own (ml_dtypes)
+    else:
+        ndt = _dtypes.numpy_dtype(dtype_code)
     raw = POOL.lease(n * esize, align if big else 0)
     if raw is not None:
         return Host(raw.view(ndt).reshape(shape))
@@ -193,25 +228,7 @@ def _empty_like_kind(like, shape, dtype_code, align=0):
     return Host(np.empty(shape, dtype=ndt))
 
 
-# -- views and the call --------------------------------------------------------
-
-class HostView:
-    """A strided view of a Host's memory in another logical shape (for example
-    a (B, N, H*D) array seen as [B, H, N, D]); keeps the Host alive."""
-
-    __slots__ = ("host", "shape", "strides", "ptr", "dtype")
-
-    def __init__(self, host, shape, strides):
-        self.host = host
-        self.shape = tuple(int(s) for s in shape)
-        self.strides = tuple(int(s) for s in strides)
-        self.ptr = host.ptr
-        self.dtype = host.dtype
-
-
-def view(host, shape, strides):
-    return HostView(host, shape, strides)
-
+# -- the call ------------------------------------------------------------------
 
 def _fill_view(view, shape, strides, broadcast_ok=False):
     """Fill a vkattn_view. Size-1 dimensions get a harmless positive stride
@@ -230,16 +247,17 @@ def _fill_view(view, shape, strides, broadcast_ok=False):
     view.offset = 0
 
 
-def attention_host(ctx, dtype, q, k, v, out, *, mask=None, mask_kind=_lib.VKATTN_MASK_NONE,
-                   mask_shape=None, mask_strides=None, scale=None, causal=False,
+def attention_host(ctx, q, k, v, out, *, mask=None, scale=None, causal=False,
                    backend=_lib.VKATTN_BACKEND_AUTO, f16_compute=False):
     """One vkattn_attention_host call. q, k, v, out: Host objects of rank 4
-    ([B, H, N, D] logical order, any non-negative strides); mask: a Host whose
-    broadcast view is given by mask_shape/mask_strides (stride 0 = broadcast).
-    f16_compute: VKATTN_ATTENTION_F16_COMPUTE (f32 inputs computed as f16)."""
+    ([B, H, N, D] logical order, any non-negative strides) of q's dtype.
+    mask: None or a rank-4 Host, bool (VKATTN_MASK_BOOL) or float32/float16
+    (VKATTN_MASK_ADDITIVE: see as_mask); its size-1 dimensions broadcast
+    (passed as stride 0). f16_compute: VKATTN_ATTENTION_F16_COMPUTE (f32
+    inputs computed as f16)."""
     desc = _lib.new_struct(_lib.AttentionDesc)
-    desc.dtype = dtype
-    desc.out_dtype = dtype
+    desc.dtype = q.dtype
+    desc.out_dtype = q.dtype
     flags = 0
     if scale is not None:
         flags |= _lib.VKATTN_ATTENTION_SCALE
@@ -255,27 +273,14 @@ def attention_host(ctx, dtype, q, k, v, out, *, mask=None, mask_kind=_lib.VKATTN
     _fill_view(desc.v, v.shape, v.strides)
     _fill_view(desc.out, out.shape, out.strides)
     mptr = None
-    if mask is not None and mask_kind != _lib.VKATTN_MASK_NONE:
-        desc.mask_kind = mask_kind
+    if mask is not None:
+        desc.mask_kind = _lib.VKATTN_MASK_BOOL if mask.dtype == _dtypes.BOOL else _lib.VKATTN_MASK_ADDITIVE
         desc.mask_dtype = mask.dtype
-        _fill_view(desc.mask, mask_shape, mask_strides, broadcast_ok=True)
+        _fill_view(desc.mask, mask.shape, tuple(0 if n == 1 else s for n, s in zip(mask.shape, mask.strides)),
+                   broadcast_ok=True)
         mptr = mask.ptr
     with ctx.use() as handle:
         st = lib.vkattn_attention_host(handle, ctypes.byref(desc), q.ptr, k.ptr, v.ptr, mptr, out.ptr, None)
         if st != _lib.VKATTN_SUCCESS:
             ctx._check(st, "vkattn_attention_host")
     return out
-
-
-def device_bytes_estimate(*hosts):
-    """Rough device memory of one call: the dense size of every operand."""
-    total = 0
-    for h in hosts:
-        if h is None:
-            continue
-        n = 1
-        for s in h.shape:
-            n *= s
-        total += n * (4 if h.dtype == _lib.VKATTN_DTYPE_F32 else 2 if h.dtype != _lib.VKATTN_DTYPE_BOOL else 1)
-    return total
-

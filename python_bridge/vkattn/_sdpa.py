@@ -6,7 +6,7 @@ import math
 import sys
 import threading
 
-from . import _host, _lib
+from . import _dtypes, _host, _lib
 from ._core import default_context
 from ._errors import (InvalidArgumentError, InvalidDtypeError, InvalidShapeError, NotSupportedByVkattn,
                       ShapeMismatchError, VkattnError)
@@ -71,13 +71,6 @@ def _as_bhnd(h, rank, outer, heads):
     return _host.no_zero_strides(h)
 
 
-def _grad_needed(*xs):
-    torch = sys.modules.get("torch")
-    if torch is None or not torch.is_grad_enabled():
-        return False
-    return any(is_torch(x) and x.requires_grad for x in xs if x is not None)
-
-
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
                                  enable_gqa=False, *, context=None, backend="auto", precision=None):
     out = _attention(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa,
@@ -119,7 +112,7 @@ def _attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False
     f16_compute = _f16_compute(precision)
     if dropout_p and dropout_p > 0.0:
         raise NotSupportedByVkattn("dropout_p=%g: vkattn has no dropout" % dropout_p)
-    if _grad_needed(query, key, value, attn_mask):
+    if _host.grad_needed(query, key, value, attn_mask):
         raise NotSupportedByVkattn("an input requires grad: vkattn has no backward pass")
     if is_causal and attn_mask is not None:
         raise InvalidArgumentError(_lib.VKATTN_ERROR_INVALID_ARGUMENT,
@@ -132,9 +125,9 @@ def _attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False
             raise InvalidShapeError(_lib.VKATTN_ERROR_INVALID_SHAPE,
                                     "%s has rank %d, shape %s: vkattn needs (..., heads, tokens, dim), rank >= 3"
                                     % (name, h.ndim, list(h.shape)))
-    if q.dtype not in (_lib.VKATTN_DTYPE_F32, _lib.VKATTN_DTYPE_F16, _lib.VKATTN_DTYPE_BF16):
-        raise InvalidDtypeError(_lib.VKATTN_ERROR_INVALID_DTYPE,
-                                "query dtype %s is not supported (float32, float16, bfloat16)" % q.dtype_name)
+    if q.dtype not in _dtypes.FLOAT_CODES:
+        raise InvalidDtypeError(_lib.VKATTN_ERROR_INVALID_DTYPE, "query dtype %s is not supported (%s)"
+                                % (q.dtype_name, _dtypes.long_names(_dtypes.FLOAT_CODES)))
     if k.dtype != q.dtype or v.dtype != q.dtype:
         raise InvalidDtypeError(_lib.VKATTN_ERROR_INVALID_DTYPE,
                                 "query, key and value must share a dtype (got %s, %s, %s)"
@@ -156,22 +149,13 @@ def _attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False
                                  "grouped-query attention" % (hq, hkv))
     # Hq % Hkv is checked by vkattn, which names the views in its message.
 
-    mask = mask_shape = mask_strides = None
-    mask_kind = _lib.VKATTN_MASK_NONE
+    mask = None
     if attn_mask is not None:
         m = to_host(attn_mask, "attn_mask")
         if m.ndim > rank:
             raise ShapeMismatchError(_lib.VKATTN_ERROR_SHAPE_MISMATCH,
                                      "attn_mask has rank %d, more than the inputs' %d" % (m.ndim, out_rank))
-        if m.dtype == _lib.VKATTN_DTYPE_BOOL:
-            mask_kind = _lib.VKATTN_MASK_BOOL
-        else:
-            if not _is_float(m):
-                raise InvalidDtypeError(_lib.VKATTN_ERROR_INVALID_DTYPE,
-                                        "attn_mask dtype %s: use bool or a float dtype" % m.dtype_name)
-            if m.dtype not in (_lib.VKATTN_DTYPE_F32, _lib.VKATTN_DTYPE_F16):
-                m = _host.to_float32(m)
-            mask_kind = _lib.VKATTN_MASK_ADDITIVE
+        m = _host.as_mask(m, "attn_mask")
         m = _host.left_pad(m, rank)
         m_outer = m.shape[:-3]
         if all(d == 1 for d in m_outer):
@@ -180,14 +164,12 @@ def _attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False
             if m_outer != outer:
                 m = _host.expand(m, outer + m.shape[-3:])
             m = _host.reshape(m, (_prod(outer),) + m.shape[-3:])
-        mask = m
-        mask_shape = m.shape
-        mask_strides = tuple(0 if n == 1 else s for n, s in zip(m.shape, m.strides))
+        mask = m  # size-1 dimensions broadcast (attention_host passes them as stride 0)
 
     out_shape_full = outer + (hq, L, Ev)
     out_shape = out_shape_full[rank - out_rank:]
     ctx = context if context is not None else default_context()
-    out = _host.empty_like_kind(q, (_prod(outer), hq, L, Ev), q.dtype, align=ctx.host_alignment())
+    out = _host.empty_like_kind(q.arr, (_prod(outer), hq, L, Ev), q.dtype, align=ctx.host_alignment())
     if out.arr.numel() if out.torch else out.arr.size:
         if S == 0:
             out.arr[...] = 0  # softmax over no keys: vkattn's fully-masked-row convention
@@ -195,10 +177,9 @@ def _attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False
             q4 = _as_bhnd(q, rank, outer, hq)
             k4 = _as_bhnd(k, rank, outer, hkv)
             v4 = _as_bhnd(v, rank, outer, hkv)
-            _host.attention_host(ctx, q.dtype, q4, k4, v4, out, mask=mask, mask_kind=mask_kind,
-                                 mask_shape=mask_shape, mask_strides=mask_strides, scale=scale,
-                                 causal=bool(is_causal), backend=_backend_code(backend),
-                                 f16_compute=f16_compute and q.dtype == _lib.VKATTN_DTYPE_F32)
+            _host.attention_host(ctx, q4, k4, v4, out, mask=mask, scale=scale, causal=bool(is_causal),
+                                 backend=_backend_code(backend),
+                                 f16_compute=f16_compute and q.dtype == _dtypes.F32)
     result = out.arr.reshape(out_shape)
     if out_device is not None and out_device.type != "cpu":
         result = result.to(out_device)
@@ -209,12 +190,6 @@ scaled_dot_product_attention.__doc__ = _attention.__doc__ + """
     Each successful call is counted in vkattn.stats()["served"]["direct"]
     (calls routed through install() count as "sdpa").
     """
-
-
-def _is_float(h):
-    if h.torch:
-        return h.arr.dtype.is_floating_point
-    return h.arr.dtype.kind == "f" or h.arr.dtype.name == "bfloat16"
 
 
 # --------------------------------------------------------------------------

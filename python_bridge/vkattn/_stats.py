@@ -47,3 +47,18 @@ class Stats:
 
 
 STATS = Stats()
+
+
+def count_served(source):
+    """Count a call that vkattn served, under `source` (a short name of the
+    caller, for example "comfyui"), in vkattn.stats()["served"]."""
+    STATS.served(source)
+
+
+def count_fallback(source, reason, detail=None, level=logging.INFO):
+    """Count a call that `source` handed to another attention function
+    instead of vkattn, in vkattn.stats()["fallbacks"][source][reason]. `reason`
+    is a short stable key ("dtype", "mask rank", a status name, ...), `detail`
+    what this instance was; the first fallback of each (source, reason) is
+    logged (logger "vkattn", at `level`)."""
+    STATS.fallback(source, reason, detail, level=level)
