@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "op.h"
 #include "output.h"
 #include "runner.h"
 #include "suite.h"
@@ -160,7 +161,7 @@ Cli parse_args(int argc, char **argv) {
             for (auto &f : split_commas(arg())) cli.filters.push_back(f);
         } else if (a == "--op") {
             cli.op = arg();
-            if (cli.op != "attention") usage_error("unknown op \"" + cli.op + "\" (attention)");
+            if (!make_op(cli.op)) usage_error("unknown op \"" + cli.op + "\" (" + known_ops() + ")");
         } else if (a == "--list") {
             flag();
             cli.list = true;
@@ -462,10 +463,8 @@ int main(int argc, char **argv) {
     }
     if (cli.list) {
         for (const Case &c : cases)
-            std::printf("%-28s %-10s %-20s %-8s %s%s%s  %.3g GFLOP\n", c.name.c_str(), c.op.c_str(),
-                        shape_string(c).c_str(), dtype_name(c.dtype), layout_name(c.layout),
-                        c.mask != VKATTN_MASK_NONE ? (std::string(" mask=") + mask_name(c.mask)).c_str() : "",
-                        c.causal ? " causal" : "", case_flops(c) / 1e9);
+            std::printf("%-28s %-10s %s  %.3g GFLOP\n", c.name.c_str(), c.op.c_str(), c.impl->list_line().c_str(),
+                        c.impl->flops() / 1e9);
         return 0;
     }
 
@@ -486,14 +485,20 @@ int main(int argc, char **argv) {
     std::printf("suite: %s (%zu of %zu cases)  backend: %s  reps: %s  warm-up: %d  verify rows: %d  %s\n",
                 suite_path.c_str(), cases.size(), suite.cases.size(), backends_text(cli.run).c_str(), reps.c_str(),
                 cli.run.warmup, cli.run.verify_rows, meta.date.c_str());
-    std::printf(
-        "TFLOP/s = 2*B*Hq*Nq*Nk*(D+Dv) (causal: kept pairs only) / median GPU time; err = max |out - ref| in output ulps at the row "
-        "magnitude\n\n");
+    // How the ops of the selected cases compute their rate and error: one line each.
+    std::vector<std::string> ops, notes;
+    for (const Case &c : cases) {
+        if (std::find(ops.begin(), ops.end(), c.op) == ops.end()) ops.push_back(c.op);
+        if (std::find(notes.begin(), notes.end(), c.impl->table_note()) != notes.end()) continue;
+        notes.push_back(c.impl->table_note());
+        std::printf("%s\n", notes.back().c_str());
+    }
+    std::printf("\n");
 
     size_t name_w = 4;
     for (const Case &c : cases) name_w = std::max(name_w, c.name.size());
     TablePrinter table(stdout, name_w, cli.run.host);
-    table.header();
+    table.header(cases.front().impl->throughput());
 
     Progress progress(!cli.quiet, isatty(fileno(stderr)) != 0);
     const auto start = std::chrono::steady_clock::now();
@@ -501,7 +506,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < cases.size(); ++i) {
         const Case &c = cases[i];
         progress.begin("[" + std::to_string(i + 1) + "/" + std::to_string(cases.size()) + "] " + c.name + " " +
-                       shape_string(c));
+                       c.impl->shape());
         std::vector<Result> rs = run_case(c, cli.run);
         progress.stop();
         for (const Result &r : rs) table.row(r);
@@ -533,7 +538,12 @@ int main(int argc, char **argv) {
         std::vector<PlotPoint> pts = plot_points(all, cli.run.host);
         const std::string own = meta.device.name;
         if (!cli.plot_add.empty() && !add_plot_files(cli.plot_add, &own, &pts)) rc = 1;
-        std::string title = "vkattn-bench: attention throughput (" + meta.suite_name + ")";
+        std::string op_names;
+        for (const std::string &op : ops) {
+            if (!op_names.empty()) op_names += ", ";
+            op_names += op;
+        }
+        std::string title = "vkattn-bench: " + op_names + " throughput (" + meta.suite_name + ")";
         std::string sub = device_summary(meta.device) + ", " + meta.date.substr(0, 10) + ", median GPU time";
         if (write_svg(cli.plot, title, sub, pts, &err))
             std::printf("wrote %s\n", cli.plot.c_str());

@@ -28,12 +28,6 @@ std::string device_summary(const vkattn_device_info &d) {
 
 namespace {
 
-std::string dtype_pair(const Case &c) {
-    std::string s = dtype_name(c.dtype);
-    if (c.out_dtype != c.dtype) s += std::string(">") + dtype_name(c.out_dtype);
-    return s;
-}
-
 std::string fmt(const char *f, double x) {
     char buf[64];
     std::snprintf(buf, sizeof buf, f, x);
@@ -55,26 +49,58 @@ bool verified(const Result &r) {
     return r.rows_checked > 0;
 }
 
+bool reports_bytes(const Result &r) {
+    return r.c.impl && r.c.impl->throughput() == Throughput::Bytes;
+}
+
+// The rate formula of the ops in `results`: "F", or "op: F; op2: G".
+std::string rate_formulas(const std::vector<Result> &results) {
+    std::vector<std::string> ops, formulas;
+    for (const Result &r : results) {
+        if (!r.c.impl || std::find(ops.begin(), ops.end(), r.c.op) != ops.end()) continue;
+        ops.push_back(r.c.op);
+        formulas.push_back(r.c.impl->rate_formula());
+    }
+    if (ops.size() == 1) return formulas[0];
+    std::string s;
+    for (size_t i = 0; i < ops.size(); ++i) {
+        if (i) s += "; ";
+        s += ops[i];
+        s += ": ";
+        s += formulas[i];
+    }
+    return s;
+}
+
 }  // namespace
 
-void TablePrinter::header() {
+void TablePrinter::header(Throughput t) {
+    throughput_ = t;
+    const bool gb = t == Throughput::Bytes;
     std::fprintf(f_, "%-*s  %-20s %-8s %-8s %-20s %10s %10s %8s", static_cast<int>(name_w_), "case", "shape", "dtype",
-                 "backend", "path", "gpu ms", "min ms", "TFLOP/s");
-    if (host_) std::fprintf(f_, " %10s %8s", "host ms", "host TF");
+                 "backend", "path", "gpu ms", "min ms", gb ? "GB/s" : "TFLOP/s");
+    if (host_) std::fprintf(f_, " %10s %8s", "host ms", gb ? "host GB" : "host TF");
     std::fprintf(f_, " %9s  %-11s %s\n", "err ulps", "result", "variant");
     std::fflush(f_);
 }
 
 void TablePrinter::row(const Result &r) {
+    const bool gb = reports_bytes(r);
+    if ((gb ? Throughput::Bytes : Throughput::Flops) != throughput_) {
+        std::fprintf(f_, "\n");
+        header(gb ? Throughput::Bytes : Throughput::Flops);
+    }
     const bool wall = !r.gpu_timed;
     std::string err = verified(r) ? (std::isfinite(r.max_err_ulps) ? fmt("%.2f", r.max_err_ulps) : "inf") : "-";
     if (r.host_max_err_ulps > r.max_err_ulps && r.host_max_err_ulps >= 0)
         err = std::isfinite(r.host_max_err_ulps) ? fmt("%.2f", r.host_max_err_ulps) : "inf";
     std::fprintf(f_, "%-*s  %-20s %-8s %-8s %-20s %10s %10s %8s", static_cast<int>(name_w_), r.c.name.c_str(),
-                 shape_string(r.c).c_str(), dtype_pair(r.c).c_str(), backend_name(r.backend),
+                 r.c.impl->shape().c_str(), r.c.impl->dtypes().c_str(), backend_name(r.backend),
                  r.path.empty() ? "-" : r.path.c_str(), ms_text(r.gpu_ms_median, wall).c_str(),
-                 ms_text(r.gpu_ms_min, wall).c_str(), tf_text(r.tflops).c_str());
-    if (host_) std::fprintf(f_, " %10s %8s", ms_text(r.host_ms_median, false).c_str(), tf_text(r.host_tflops).c_str());
+                 ms_text(r.gpu_ms_min, wall).c_str(), tf_text(gb ? r.gbps : r.tflops).c_str());
+    if (host_)
+        std::fprintf(f_, " %10s %8s", ms_text(r.host_ms_median, false).c_str(),
+                     tf_text(gb ? r.host_gbps : r.host_tflops).c_str());
     std::fprintf(f_, " %9s  %-11s %s\n", err.c_str(), r.outcome.c_str(), r.variant.c_str());
     if (r.outcome == "ok" || r.message.empty()) return void(std::fflush(f_));
     if (r.outcome == "unsupported") {  // the same reason for every case: say it once
@@ -126,40 +152,36 @@ bool write_json(const std::string &path, const RunMeta &meta, const std::vector<
       << ((d.api_version >> 12) & 0x3FFu) << "." << (d.api_version & 0xFFFu) << "\"},\n";
     o << "  \"reps\": " << (meta.options.reps > 0 ? std::to_string(meta.options.reps) : "null")
       << ", \"warmup\": " << meta.options.warmup << ", \"verify_rows\": " << meta.options.verify_rows << ",\n";
-    o << "  \"flops_formula\": \"2*B*Hq*Nq*Nk*(D+Dv)\",\n";
+    o << "  \"flops_formula\": " << json_quote(rate_formulas(results)) << ",\n";
     o << "  \"results\": [";
     for (size_t i = 0; i < results.size(); ++i) {
         const Result &r = results[i];
         const Case &c = r.c;
         o << (i ? ",\n" : "\n") << "    {";
-        o << "\"name\": " << json_quote(c.name) << ", \"op\": " << json_quote(c.op)
-          << ", \"shape\": " << json_quote(shape_string(c)) << ", \"B\": " << c.B << ", \"Hq\": " << c.Hq
-          << ", \"Hkv\": " << c.Hkv << ", \"Nq\": " << c.Nq << ", \"Nk\": " << c.Nk << ", \"D\": " << c.D
-          << ", \"Dv\": " << c.Dv << ", \"dtype\": \"" << dtype_name(c.dtype) << "\", \"out_dtype\": \""
-          << dtype_name(c.out_dtype) << "\", \"layout\": \"" << layout_name(c.layout) << "\", \"mask\": \""
-          << mask_name(c.mask) << "\"";
-        if (c.mask != VKATTN_MASK_NONE)
-            o << ", \"mask_shape\": \"" << mask_shape_name(c.mask_shape) << "\", \"mask_dtype\": \""
-              << dtype_name(c.mask_dtype) << "\"";
-        o << ", \"causal\": " << (c.causal ? "true" : "false") << ", \"inputs\": {\"seed\": " << c.inputs.seed
-          << ", \"qk_scale\": " << json_number(c.inputs.qk_scale) << ", \"v_shift\": " << json_number(c.inputs.v_shift)
-          << "}";
+        o << "\"name\": " << json_quote(c.name) << ", \"op\": " << json_quote(c.op);
+        c.impl->write_json(o);
         o << ",\n     \"backend\": \"" << backend_name(r.backend) << "\", \"outcome\": " << json_quote(r.outcome)
           << ", \"status\": " << static_cast<int>(r.status) << ", \"message\": " << json_quote(r.message)
           << ", \"path\": " << json_quote(r.path) << ", \"variant\": " << json_quote(r.variant)
           << ", \"dispatches\": " << r.dispatches << ", \"submits\": " << r.submits;
-        o << ",\n     \"flops\": " << json_number(case_flops(c)) << ", \"reps\": " << r.reps
+        o << ",\n     \"flops\": " << json_number(c.impl->flops()) << ", \"reps\": " << r.reps
           << ", \"gpu_timed\": " << (r.gpu_timed ? "true" : "false")
           << ", \"gpu_ms_median\": " << json_number(r.gpu_ms_median >= 0 ? r.gpu_ms_median : NAN)
           << ", \"gpu_ms_min\": " << json_number(r.gpu_ms_min >= 0 ? r.gpu_ms_min : NAN)
           << ", \"wall_ms_median\": " << json_number(r.wall_ms_median >= 0 ? r.wall_ms_median : NAN)
           << ", \"tflops\": " << json_number(r.tflops > 0 ? r.tflops : NAN)
           << ", \"tflops_peak\": " << json_number(r.tflops_peak > 0 ? r.tflops_peak : NAN);
+        if (reports_bytes(r))
+            o << ", \"bytes\": " << json_number(c.impl->bytes())
+              << ", \"gbps\": " << json_number(r.gbps > 0 ? r.gbps : NAN)
+              << ", \"gbps_peak\": " << json_number(r.gbps_peak > 0 ? r.gbps_peak : NAN);
         if (meta.options.host)
             o << ", \"host_ms_median\": " << json_number(r.host_ms_median >= 0 ? r.host_ms_median : NAN)
               << ", \"host_ms_min\": " << json_number(r.host_ms_min >= 0 ? r.host_ms_min : NAN)
               << ", \"host_tflops\": " << json_number(r.host_tflops > 0 ? r.host_tflops : NAN)
               << ", \"host_max_err_ulps\": " << json_number(r.host_max_err_ulps >= 0 ? r.host_max_err_ulps : NAN);
+        if (meta.options.host && reports_bytes(r))
+            o << ", \"host_gbps\": " << json_number(r.host_gbps > 0 ? r.host_gbps : NAN);
         o << ",\n     \"rows_checked\": " << r.rows_checked
           << ", \"max_abs_err\": " << json_number(verified(r) ? r.max_abs_err : NAN)
           << ", \"max_err_ulps\": " << json_number(verified(r) ? r.max_err_ulps : NAN)
@@ -199,25 +221,50 @@ bool write_csv(const std::string &path, const std::vector<Result> &results, bool
         *error = path + ": cannot open for writing";
         return false;
     }
-    o << "name,op,B,Hq,Hkv,Nq,Nk,D,Dv,dtype,out_dtype,layout,mask,causal,backend,outcome,status,path,variant,"
-         "reps,gpu_timed,gpu_ms_median,gpu_ms_min,tflops,tflops_peak,wall_ms_median";
+    // The case columns: those of every op in the results, in first-seen order
+    // (a row leaves the other ops' columns empty).
+    std::vector<std::string> columns;
+    bool bytes = false;
+    for (const Result &r : results) {
+        if (!r.c.impl) continue;
+        for (const std::string &col : r.c.impl->csv_columns())
+            if (std::find(columns.begin(), columns.end(), col) == columns.end()) columns.push_back(col);
+        bytes = bytes || reports_bytes(r);
+    }
+    o << "name,op";
+    for (const std::string &col : columns) o << ',' << col;
+    o << ",backend,outcome,status,path,variant,reps,gpu_timed,gpu_ms_median,gpu_ms_min,tflops,tflops_peak,"
+         "wall_ms_median";
+    if (bytes) o << ",bytes,gbps,gbps_peak";
     if (host) o << ",host_ms_median,host_ms_min,host_tflops,host_max_err_ulps";
+    if (host && bytes) o << ",host_gbps";
     o << ",rows_checked,max_abs_err,max_err_ulps,tol_ulps,nonfinite,message\n";
     for (const Result &r : results) {
         const Case &c = r.c;
-        o << csv_field(c.name) << ',' << csv_field(c.op) << ',' << c.B << ',' << c.Hq << ',' << c.Hkv << ',' << c.Nq
-          << ',' << c.Nk << ',' << c.D << ',' << c.Dv << ',' << dtype_name(c.dtype) << ',' << dtype_name(c.out_dtype)
-          << ',' << layout_name(c.layout) << ',' << mask_name(c.mask) << ',' << (c.causal ? 1 : 0) << ','
-          << backend_name(r.backend) << ',' << r.outcome << ',' << static_cast<int>(r.status) << ','
+        std::vector<std::string> values(columns.size());
+        if (c.impl) {
+            std::vector<std::string> own = c.impl->csv_columns(), v = c.impl->csv_values();
+            for (size_t i = 0; i < own.size() && i < v.size(); ++i)
+                values[std::find(columns.begin(), columns.end(), own[i]) - columns.begin()] = v[i];
+        }
+        o << csv_field(c.name) << ',' << csv_field(c.op);
+        for (const std::string &v : values) o << ',' << v;
+        o << ',' << backend_name(r.backend) << ',' << r.outcome << ',' << static_cast<int>(r.status) << ','
           << csv_field(r.path) << ',' << csv_field(r.variant) << ',' << r.reps << ',' << (r.gpu_timed ? 1 : 0) << ','
           << num_or_empty(r.gpu_ms_median, r.gpu_ms_median >= 0) << ',' << num_or_empty(r.gpu_ms_min, r.gpu_ms_min >= 0)
           << ',' << num_or_empty(r.tflops, r.tflops > 0) << ',' << num_or_empty(r.tflops_peak, r.tflops_peak > 0) << ','
           << num_or_empty(r.wall_ms_median, r.wall_ms_median >= 0);
+        if (bytes) {
+            const bool own = reports_bytes(r);
+            o << ',' << (own ? json_number(c.impl->bytes()) : "") << ',' << num_or_empty(r.gbps, own && r.gbps > 0)
+              << ',' << num_or_empty(r.gbps_peak, own && r.gbps_peak > 0);
+        }
         if (host)
             o << ',' << num_or_empty(r.host_ms_median, r.host_ms_median >= 0) << ','
               << num_or_empty(r.host_ms_min, r.host_ms_min >= 0) << ','
               << num_or_empty(r.host_tflops, r.host_tflops > 0) << ','
               << num_or_empty(r.host_max_err_ulps, r.host_max_err_ulps >= 0);
+        if (host && bytes) o << ',' << num_or_empty(r.host_gbps, reports_bytes(r) && r.host_gbps > 0);
         o << ',' << r.rows_checked << ',' << num_or_empty(r.max_abs_err, verified(r)) << ','
           << num_or_empty(r.max_err_ulps, verified(r)) << ',' << json_number(r.tol_ulps) << ',' << r.nonfinite << ','
           << csv_field(r.message) << '\n';

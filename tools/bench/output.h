@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "op.h"
 #include "runner.h"
 
 namespace vkbench {
@@ -20,17 +21,20 @@ struct RunMeta {
 std::string device_summary(const vkattn_device_info &d);  // "NAME (driver, Vulkan 1.3.239)"
 std::string utc_now_iso();
 
-// The stdout table, printed row by row as cases finish.
+// The stdout table, printed row by row as cases finish. The throughput
+// column is the op's (TFLOP/s or GB/s); a row of an op that reports the
+// other one is preceded by a new header.
 class TablePrinter {
 public:
     TablePrinter(std::FILE *f, size_t name_width, bool host) : f_(f), name_w_(name_width), host_(host) {}
-    void header();
+    void header(Throughput t = Throughput::Flops);
     void row(const Result &r);
 
 private:
     std::FILE *f_;
     size_t name_w_;
     bool host_;
+    Throughput throughput_ = Throughput::Flops;
     std::vector<std::string> shown_;  // "unsupported" messages already printed once
 };
 

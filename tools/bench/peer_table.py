@@ -31,7 +31,8 @@ def main(out):
             torch[(name, shape)] = float(tf)
     best = {}
     for r in data["results"]:
-        if r.get("outcome") != "ok" or r["Nq"] != r["Nk"] or r.get("mask", "none") != "none":
+        if r.get("op", "attention") != "attention" or r.get("outcome") != "ok" or r["Nq"] != r["Nk"] \
+                or r.get("mask", "none") != "none":
             continue
         best.setdefault(r["shape"], {})[r["backend"]] = r
     dev = data["device"]

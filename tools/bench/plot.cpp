@@ -14,13 +14,11 @@ namespace vkbench {
 std::vector<PlotPoint> plot_points(const std::vector<Result> &results, bool host) {
     std::vector<PlotPoint> pts;
     for (const Result &r : results) {
-        std::string series = backend_name(r.backend);
+        const std::string series = backend_name(r.backend), shape = r.c.impl ? r.c.impl->shape() : "";
         const bool good = r.outcome == "ok" || r.outcome == "skipped";
         std::string note = good ? "" : r.outcome;
-        pts.push_back({r.c.name, shape_string(r.c), series, good ? r.tflops : 0.0, note});
-        if (host)
-            pts.push_back(
-                {r.c.name, shape_string(r.c), series + " (host API, wall)", good ? r.host_tflops : 0.0, note});
+        pts.push_back({r.c.name, shape, series, good ? r.tflops : 0.0, note});
+        if (host) pts.push_back({r.c.name, shape, series + " (host API, wall)", good ? r.host_tflops : 0.0, note});
     }
     return pts;
 }

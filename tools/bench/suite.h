@@ -1,49 +1,28 @@
 // Shape suites: JSON files under assets/suites/ listing the cases the bench
-// runs (see tools/bench/README.md for the format).
+// runs (see tools/bench/README.md for the format). The keys of every case
+// (name, op, tol_ulps, reps, ...) are read here, the others by the case's op
+// (op.h), with a FieldReader.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "json.h"
 #include "vkattn.h"
 
 namespace vkbench {
 
-enum class Layout { BHND, BNHD };  // [B, H, N, D] or [B, N, H, D] host/device arrays
-
-enum class MaskShape {
-    Key,       // [B, 1, 1, Nk]: a key-padding mask, broadcast over heads and queries
-    QueryKey,  // [1, 1, Nq, Nk]: broadcast over batch and heads
-    Full       // [B, Hq, Nq, Nk]
-};
-
-// How a case's inputs are generated: uniform in [-1, 1), q and k scaled by
-// qk_scale, v shifted by v_shift; mask entries dropped with mask_drop.
-struct InputGen {
-    uint64_t seed = 1;
-    double qk_scale = 1.0;
-    double v_shift = 0.0;
-    double mask_drop = 0.1;
-};
+class BenchOp;
 
 struct Case {
     std::string name;
     std::string op = "attention";
-    int64_t B = 1, Hq = 1, Hkv = 1, Nq = 1, Nk = 1, D = 1, Dv = 1;
-    vkattn_dtype dtype = VKATTN_DTYPE_F16;
-    vkattn_dtype out_dtype = VKATTN_DTYPE_F16;
-    Layout layout = Layout::BHND;
-    vkattn_mask_kind mask = VKATTN_MASK_NONE;
-    vkattn_dtype mask_dtype = VKATTN_DTYPE_F32;  // additive: F32 or F16
-    MaskShape mask_shape = MaskShape::Key;
-    bool causal = false;
-    bool has_scale = false;
-    float scale = 0.0f;
-    InputGen inputs;
-    double tol_ulps = -1;  // < 0: the bench default for the output dtype
-    int reps = -1;         // < 0: the command line's --reps
-    std::string note;      // free text from the suite ("model")
+    std::shared_ptr<const BenchOp> impl;  // the op's fields and behaviour; set by load_suite
+    double tol_ulps = -1;                 // < 0: the op's default for the output dtype
+    int reps = -1;                        // < 0: the command line's --reps
+    std::string note;                     // free text from the suite ("model")
 };
 
 struct Suite {
@@ -53,22 +32,27 @@ struct Suite {
     std::vector<Case> cases;
 };
 
-// Load and check a suite. Unknown keys and bad values are errors naming the
-// case and key, so typos in a suite do not silently change what is measured.
+// Load and check a suite. Unknown keys, unknown ops and bad values are errors
+// naming the case and key, so typos in a suite do not silently change what is
+// measured.
 bool load_suite(const std::string &path, Suite *out, std::string *error);
 
-const char *dtype_name(vkattn_dtype t);
-bool parse_dtype(const std::string &s, vkattn_dtype *out);
-const char *layout_name(Layout l);
-const char *mask_name(vkattn_mask_kind m);
-const char *mask_shape_name(MaskShape s);
+// Typed values of a case's keys. A failure sets the error, naming the case
+// (or the defaults) and the key, and returns false.
+class FieldReader {
+public:
+    FieldReader(std::string where, std::string *error) : where_(std::move(where)), error_(error) {}
 
-// "2x8x4096x40", with /Hkv, Nk and Dv shown only where they differ.
-std::string shape_string(const Case &c);
+    bool fail(const std::string &key, const std::string &what);
+    bool get_int(const std::string &key, const Json &v, int64_t *out, int64_t lo);
+    bool get_num(const std::string &key, const Json &v, double *out);  // finite
+    bool get_str(const std::string &key, const Json &v, std::string *out);
+    bool get_bool(const std::string &key, const Json &v, bool *out);
+    bool get_dtype(const std::string &key, const Json &v, vkattn_dtype *out);  // f16, bf16, f32
 
-// Floating-point operations of one attention call: 2*B*Hq*pairs*(D+Dv), the
-// q.k^T and p.v products over the (query, key) pairs computed: Nq*Nk, or under
-// the causal mask only the pairs it keeps.
-double case_flops(const Case &c);
+private:
+    std::string where_;
+    std::string *error_;
+};
 
 }  // namespace vkbench
