@@ -11,102 +11,21 @@
 
 #include "attention_coopmat.h"
 #include "attention_params.h"
+#include "op_common.h"
 #include "pipelines.h"
+#include "shader_ids.h"
 
 namespace vkattn::ops {
 namespace attn {
 namespace {
 
-constexpr int64_t kMaxDim = INT32_MAX;
-
-const char *dtype_name(vkattn_dtype t) {
-    switch (t) {
-    case VKATTN_DTYPE_F32: return "F32";
-    case VKATTN_DTYPE_F16: return "F16";
-    case VKATTN_DTYPE_BF16: return "BF16";
-    case VKATTN_DTYPE_BOOL: return "BOOL";
-    default: return "unknown";
-    }
-}
-const char *dtype_tag(vkattn_dtype t) {
-    return t == VKATTN_DTYPE_F32 ? "f32" : t == VKATTN_DTYPE_F16 ? "f16" : "bf16";
-}
-bool is_float_dtype(vkattn_dtype t) {
-    return t == VKATTN_DTYPE_F32 || t == VKATTN_DTYPE_F16 || t == VKATTN_DTYPE_BF16;
-}
 uint64_t esize(vkattn_dtype t) { return vkattn_dtype_size(t); }
-
-uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
-uint64_t div_up(uint64_t v, uint64_t a) { return (v + a - 1) / a; }
-
-
-Status check_view(const vkattn_view &v, const char *name, uint64_t elem_size, bool writes) {
-    for (int i = 0; i < 4; i++) {
-        if (v.shape[i] < 1)
-            return Error(VKATTN_ERROR_INVALID_SHAPE, "desc->", name, ".shape[", i, "] = ", v.shape[i], " must be >= 1");
-        if (v.shape[i] > kMaxDim)
-            return Error(VKATTN_ERROR_SIZE_OVERFLOW, "desc->", name, ".shape[", i, "] = ", v.shape[i],
-                         " exceeds 2^31 - 1");
-        if (v.strides[i] < 0)
-            return Error(VKATTN_ERROR_INVALID_ARGUMENT, "desc->", name, ".strides[", i, "] = ", v.strides[i],
-                         " must be >= 0");
-        if (writes && v.strides[i] == 0 && v.shape[i] > 1)
-            return Error(VKATTN_ERROR_INVALID_ARGUMENT, "desc->", name, ".strides[", i,
-                         "] = 0 would write several results to one element");
-    }
-    if (v.offset < 0)
-        return Error(VKATTN_ERROR_INVALID_ARGUMENT, "desc->", name, ".offset = ", v.offset, " must be >= 0");
-    int64_t last = 0;
-    VKA_RETURN_IF_ERROR(view_last(v, name, &last));
-    int64_t bytes;
-    if (__builtin_mul_overflow(last + 1, static_cast<int64_t>(elem_size), &bytes))
-        return Error(VKATTN_ERROR_SIZE_OVERFLOW, "desc->", name, " reaches byte ", last, " * ", elem_size,
-                     ", past 2^63");
-    return Status::Ok();
-}
-
-Status expect_dim(const vkattn_view &v, const char *name, int i, int64_t want, const char *what,
-                  const char *ref) {
-    if (v.shape[i] != want)
-        return Error(VKATTN_ERROR_SHAPE_MISMATCH, "desc->", name, ".shape[", i, "] = ", v.shape[i], " but ", what,
-                     " = ", want, " (from ", ref, ")");
-    return Status::Ok();
-}
 
 // Mask strides as the kernel sees them: 0 along broadcast dims.
 int64_t mask_stride(const vkattn_attention_desc &d, int i) {
     return d.mask.shape[i] == 1 ? 0 : d.mask.strides[i];
 }
 
-// One binding window of a dispatch tile.
-struct Win {
-    uint64_t offset = 0, range = 0;
-    uint32_t org = 0;  // window-relative element index of the tile's first element
-};
-
-// The window covering the box start[] + [0, ext[]) of view v (strides
-// `strides`), aligned down to `align`, at most to the end of the buffer.
-Win window(const vkattn_view &v, const int64_t strides[4], const int64_t start[4], const int64_t ext[4],
-           uint64_t es, uint64_t buf_size, uint64_t align) {
-    int64_t first = v.offset, last = 0;
-    for (int i = 0; i < 4; i++) first += start[i] * strides[i];
-    last = first;
-    for (int i = 0; i < 4; i++) last += (ext[i] - 1) * strides[i];
-    uint64_t sb = static_cast<uint64_t>(first) * es, eb = static_cast<uint64_t>(last + 1) * es;
-    Win w;
-    w.offset = sb / align * align;
-    uint64_t end = std::min(round_up(eb, 4), round_up(buf_size, 4));
-    w.range = end - w.offset;
-    w.org = static_cast<uint32_t>((sb - w.offset) / es);
-    return w;
-}
-
-// Bytes a window of that box needs in the worst alignment.
-uint64_t window_need(const int64_t strides[4], const int64_t ext[4], uint64_t es, uint64_t align) {
-    uint64_t span = 1;
-    for (int i = 0; i < 4; i++) span += static_cast<uint64_t>(ext[i] - 1) * static_cast<uint64_t>(strides[i]);
-    return span * es + align + 4;
-}
 
 Config choose_config(const Context &ctx, int64_t D, int64_t Dv) {
     Config c;
@@ -131,8 +50,9 @@ Config choose_config(const Context &ctx, int64_t D, int64_t Dv) {
         c.u_size = std::max({(c.br + c.bc) * (c.dc + 1), c.bv * c.hdv, 2 * c.wg});
     };
     fix();
-    // Tuning hook: VKATTN_ATTN_TILE="br,bc,dc" (each a power of two; checked below).
-    if (const char *e = std::getenv("VKATTN_ATTN_TILE"); e && *e) {
+    // Tuning hook: Tuning::attn_tile = "br,bc,dc" (each a power of two; checked below).
+    if (const std::string &tile = ctx.tuning().attn_tile; !tile.empty()) {
+        const char *e = tile.c_str();
         unsigned br = 0, bc = 0, dc = 0;
         auto pow2 = [](unsigned x, unsigned lo, unsigned hi) { return x >= lo && x <= hi && (x & (x - 1)) == 0; };
         if (std::sscanf(e, "%u,%u,%u", &br, &bc, &dc) == 3 && pow2(br, 16, 128) && pow2(bc, 16, 128) &&
@@ -236,8 +156,9 @@ bool choose_fast_config(const Context &ctx, int64_t D, int64_t Dv, Config *out) 
         c.bc = 64;
     }
     uint32_t tc = 16, dc = 0, otc = 0;
-    // Tuning hook: VKATTN_ATTN_FAST="wg,br,bc,tc,otc,dc" (0 = default).
-    if (const char *e = std::getenv("VKATTN_ATTN_FAST"); e && *e) {
+    // Tuning hook: Tuning::attn_fast = "wg,br,bc,tc,otc,dc" (0 = default).
+    if (const std::string &fast = ctx.tuning().attn_fast; !fast.empty()) {
+        const char *e = fast.c_str();
         unsigned v[6] = {0, 0, 0, 0, 0, 0};
         std::sscanf(e, "%u,%u,%u,%u,%u,%u", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]);
         auto pow2 = [](unsigned x, unsigned lo, unsigned hi) { return x >= lo && x <= hi && (x & (x - 1)) == 0; };
@@ -257,9 +178,8 @@ bool choose_fast_config(const Context &ctx, int64_t D, int64_t Dv, Config *out) 
         const uint32_t o = otc ? otc : fast_otc(c, Dv);
         Config f = c;
         if (t && o && fast_fix(f, D, Dv, t, o, dc) && fast_shared_bytes(f) <= limit) {
-            // Global loads one phase ahead (attention_fast.comp PREF); VKATTN_ATTN_PREF=0 turns it off.
-            const char *pe = std::getenv("VKATTN_ATTN_PREF");
-            if (!(pe && std::strcmp(pe, "0") == 0)) f.bv |= 1u << 24;
+            // Global loads one phase ahead (attention_fast.comp PREF); Tuning::attn_prefetch turns it off.
+            if (ctx.tuning().attn_prefetch) f.bv |= 1u << 24;
             *out = f;
             return true;
         }
@@ -272,18 +192,37 @@ bool choose_fast_config(const Context &ctx, int64_t D, int64_t Dv, Config *out) 
 
 }  // namespace
 
-// Highest element index a view reaches, with overflow checks.
-Status view_last(const vkattn_view &v, const char *name, int64_t *last) {
-    int64_t acc = v.offset;
-    for (int i = 0; i < 4; i++) {
-        int64_t t;
-        if (__builtin_mul_overflow(v.shape[i] - 1, v.strides[i], &t) || __builtin_add_overflow(acc, t, &acc))
-            return Error(VKATTN_ERROR_SIZE_OVERFLOW, "desc->", name, " reaches past 2^63 elements (offset ", v.offset,
-                         ", shape[", i, "] = ", v.shape[i], ", strides[", i, "] = ", v.strides[i], ")");
-    }
-    *last = acc;
-    return Status::Ok();
+namespace {
+
+// The portable variants of each dtype pair validate_desc admits, found by
+// their defines (shaders/attention_variants.cmake; IN_DTYPE and OUT_DTYPE are
+// vkattn_dtype values) when this file compiles: a pair without its variants
+// does not build.
+struct DtypeVariants {
+    vkattn_dtype in, out;
+    ShaderId portable, fast;
+};
+consteval DtypeVariants dtype_variants(vkattn_dtype in, vkattn_dtype out) {
+    return {in, out, variant_where<ShaderId>("attention.comp", {{"IN_DTYPE", in}, {"OUT_DTYPE", out}}),
+            variant_where<ShaderId>("attention_fast.comp", {{"IN_DTYPE", in}, {"OUT_DTYPE", out}})};
 }
+constexpr DtypeVariants kDtypeVariants[] = {
+    dtype_variants(VKATTN_DTYPE_F32, VKATTN_DTYPE_F32),  dtype_variants(VKATTN_DTYPE_F16, VKATTN_DTYPE_F16),
+    dtype_variants(VKATTN_DTYPE_F16, VKATTN_DTYPE_F32),  dtype_variants(VKATTN_DTYPE_BF16, VKATTN_DTYPE_BF16),
+    dtype_variants(VKATTN_DTYPE_BF16, VKATTN_DTYPE_F32),
+};
+// The split-KV reduction, by output dtype.
+struct CombineVariant {
+    vkattn_dtype out;
+    ShaderId id;
+};
+consteval CombineVariant combine_variant(vkattn_dtype out) {
+    return {out, variant_where<ShaderId>("attention_combine.comp", {{"OUT_DTYPE", out}})};
+}
+constexpr CombineVariant kCombineVariants[] = {combine_variant(VKATTN_DTYPE_F32), combine_variant(VKATTN_DTYPE_F16),
+                                               combine_variant(VKATTN_DTYPE_BF16)};
+
+}  // namespace
 
 std::string plan_path(const Plan &plan, bool split) {
     return cat(plan.split.on ? "coopmat_nv_f32" : plan_is_coopmat(plan) ? "coopmat_nv" : "portable",
@@ -291,15 +230,8 @@ std::string plan_path(const Plan &plan, bool split) {
 }
 
 std::string plan_variant(const Plan &plan) {
-    return cat(plan.shader, "_d", plan.cfg.hdk, plan.cfg.hdv != plan.cfg.hdk ? cat("v", plan.cfg.hdv) : "", " br",
-               plan.cfg.br, " bc", plan.cfg.bc);
-}
-
-uint32_t forced_splits() {
-    const char *e = std::getenv("VKATTN_FORCE_SPLITKV");
-    if (!e || !*e) return 0;
-    long n = std::strtol(e, nullptr, 10);
-    return n > 0 ? static_cast<uint32_t>(std::min<long>(n, 1024)) : 0;
+    return cat(shader_variant(plan.shader).name, "_d", plan.cfg.hdk,
+               plan.cfg.hdv != plan.cfg.hdk ? cat("v", plan.cfg.hdv) : "", " br", plan.cfg.br, " bc", plan.cfg.bc);
 }
 
 Status validate_desc(const vkattn_attention_desc &d) {
@@ -334,8 +266,7 @@ Status validate_desc(const vkattn_attention_desc &d) {
     VKA_RETURN_IF_ERROR(check_view(d.k, "k", es, false));
     VKA_RETURN_IF_ERROR(check_view(d.v, "v", es, false));
     VKA_RETURN_IF_ERROR(check_view(d.out, "out", oes, true));
-    const int64_t B = d.q.shape[0], Hq = d.q.shape[1], Nq = d.q.shape[2], D = d.q.shape[3];
-    const int64_t Hkv = d.k.shape[1], Nk = d.k.shape[2], Dv = d.v.shape[3];
+    const auto [B, Hq, Nq, D, Hkv, Nk, Dv] = dims(d);
     VKA_RETURN_IF_ERROR(expect_dim(d.k, "k", 0, B, "B", "desc->q.shape[0]"));
     VKA_RETURN_IF_ERROR(expect_dim(d.k, "k", 3, D, "D", "desc->q.shape[3]"));
     VKA_RETURN_IF_ERROR(expect_dim(d.v, "v", 0, B, "B", "desc->q.shape[0]"));
@@ -379,28 +310,37 @@ Status validate_desc(const vkattn_attention_desc &d) {
 Status make_plan(Context &ctx, const vkattn_attention_desc &d, Plan *plan) {
     const Caps &caps = ctx.caps();
     Plan p;
-    const int64_t B = d.q.shape[0], Hq = d.q.shape[1], Nq = d.q.shape[2], D = d.q.shape[3];
-    const int64_t Hkv = d.k.shape[1], Nk = d.k.shape[2], Dv = d.v.shape[3];
+    const auto [B, Hq, Nq, D, Hkv, Nk, Dv] = dims(d);
     const int64_t G = Hq / Hkv;
     p.cfg = choose_config(ctx, D, Dv);
-    p.shader = cat("attention_", dtype_tag(d.dtype), d.out_dtype != d.dtype ? "_of32" : "");
-    // Contiguous head dims take the vectorised variant (VKATTN_ATTN_GENERIC=1
+    const DtypeVariants *dv = nullptr;
+    for (const DtypeVariants &v : kDtypeVariants)
+        if (v.in == d.dtype && v.out == d.out_dtype) dv = &v;
+    const CombineVariant *cv = nullptr;
+    for (const CombineVariant &v : kCombineVariants)
+        if (v.out == d.out_dtype) cv = &v;
+    if (!dv || !cv)
+        return Error(VKATTN_ERROR_INTERNAL, "attention: no variant for ", dtype_name(d.dtype), " inputs and ",
+                     dtype_name(d.out_dtype), " outputs");
+    p.shader = dv->portable;
+    // Contiguous head dims take the vectorised variant (Tuning::attn_generic
     // forces the generic-stride kernel, for comparison).
     bool fast = false;
-    if (const char *g = std::getenv("VKATTN_ATTN_GENERIC"); !(g && *g == '1') && fast_eligible(d)) {
+    if (!ctx.tuning().attn_generic && fast_eligible(d)) {
         Config f;
         if (choose_fast_config(ctx, D, Dv, &f)) {  // checks its own shared memory use
             fast = true;
             p.cfg = f;
-            p.shader = cat("attention_fast_", dtype_tag(d.dtype), d.out_dtype != d.dtype ? "_of32" : "");
-            // Tuning builds: VKATTN_ATTN_FAST_VARIANT=abl<N> runs an ablation (timing only).
-            if (const char *e = std::getenv("VKATTN_ATTN_FAST_VARIANT"); e && *e) {
-                const std::string v = cat(p.shader, "_", e);
-                if (find_embedded_shader(v)) p.shader = v;
+            p.shader = dv->fast;
+#ifdef VKATTN_TUNING_VARIANTS
+            // Tuning builds: Tuning::attn_fast_variant = abl<N> runs an ablation (wrong results on purpose, timing only).
+            if (const std::string &abl = ctx.tuning().attn_fast_variant; !abl.empty()) {
+                if (auto v = variant_named<ShaderId>(cat(shader_variant(p.shader).name, "_", abl))) p.shader = *v;
             }
+#endif
         }
     }
-    p.combine_shader = cat("attention_combine_", dtype_tag(d.out_dtype));
+    p.combine_shader = cv->id;
     // The matrix-unit kernel shares this interface and tiling logic; it
     // replaces shader and cfg where the device and the case allow it.
     bool coopmat = false;
@@ -414,7 +354,7 @@ Status make_plan(Context &ctx, const vkattn_attention_desc &d, Plan *plan) {
     // split the keys too and merge the partial results in a second pass.
     const uint64_t nkb = div_up(static_cast<uint64_t>(Nk), c.bc);
     const uint64_t units = static_cast<uint64_t>(B * Hq) * div_up(static_cast<uint64_t>(Nq), c.br);
-    uint64_t splits = forced_splits();
+    uint64_t splits = std::min<uint32_t>(ctx.tuning().force_splitkv, 1024);  // test hook: 0 = chosen
     if (splits == 0) {
         const uint64_t target = caps.info.device_type == VKATTN_DEVICE_CPU ? 8 : 1024;
         splits = 1;
@@ -521,8 +461,7 @@ Status record(Context &ctx, const vkattn_attention_desc &d, const Plan &p, const
               uint32_t *dispatches) {
     const Caps &caps = ctx.caps();
     const Config &c = p.cfg;
-    const int64_t B = d.q.shape[0], Hq = d.q.shape[1], Nq = d.q.shape[2], D = d.q.shape[3];
-    const int64_t Hkv = d.k.shape[1], Nk = d.k.shape[2], Dv = d.v.shape[3];
+    const auto [B, Hq, Nq, D, Hkv, Nk, Dv] = dims(d);
     const int64_t G = Hq / Hkv;
     const uint64_t align = std::max<uint64_t>(caps.info.min_storage_buffer_offset_alignment, 16);
     const uint64_t es = esize(d.dtype), oes = esize(d.out_dtype);
@@ -586,7 +525,7 @@ Status record(Context &ctx, const vkattn_attention_desc &d, const Plan &p, const
         Buffer *in[3] = {bufs.q, bufs.k, bufs.v};
         const vkattn_view *views[3] = {&d.q, &d.k, &d.v};
         for (int t = 0; t < 3; t++) {
-            const Win w = window(*views[t], views[t]->strides, z, views[t]->shape, es, in[t]->size(), align);
+            const Window w = window(*views[t], views[t]->strides, z, views[t]->shape, es, in[t]->size(), align);
             src[t].buf = in[t], src[t].offset = w.offset, src[t].range = w.range, src[t].org = w.org;
             src[t].view = views[t];
         }
@@ -621,9 +560,9 @@ Status record(Context &ctx, const vkattn_attention_desc &d, const Plan &p, const
                 push.n_parts = p.parts;
                 const int64_t sq[4] = {b0, h0, q0, 0};
                 const int64_t eq[4] = {nb, nh, nq, D}, eo[4] = {nb, nh, nq, Dv}, el[4] = {nb, nh, nq, 1};
-                const Win wq = window(d.q, d.q.strides, sq, eq, es, bufs.q->size(), align);
-                const Win wo = window(d.out, d.out.strides, sq, eo, oes, bufs.out->size(), align);
-                Win wl;
+                const Window wq = window(d.q, d.q.strides, sq, eq, es, bufs.q->size(), align);
+                const Window wo = window(d.out, d.out.strides, sq, eo, oes, bufs.out->size(), align);
+                Window wl;
                 if (has_lse) wl = window(d.lse, d.lse.strides, sq, el, 4, bufs.lse->size(), align);
                 push.q_org = wq.org, push.o_org = wo.org, push.l_org = wl.org;
                 const Binding bo{bufs.out, wo.offset, wo.range, true};
@@ -633,13 +572,13 @@ Status record(Context &ctx, const vkattn_attention_desc &d, const Plan &p, const
                     const int64_t nk = std::min(p.tk, Nk - k0);
                     const int64_t sk[4] = {b0, kh0, k0, 0};
                     const int64_t ek[4] = {nb, nkh, nk, D}, ev[4] = {nb, nkh, nk, Dv};
-                    const Win wk = window(d.k, d.k.strides, sk, ek, es, bufs.k->size(), align);
-                    const Win wv = window(d.v, d.v.strides, sk, ev, es, bufs.v->size(), align);
+                    const Window wk = window(d.k, d.k.strides, sk, ek, es, bufs.k->size(), align);
+                    const Window wv = window(d.v, d.v.strides, sk, ev, es, bufs.v->size(), align);
                     Binding bm = dummy_r;
                     push.m_org = 0;
                     if (has_mask) {
                         const int64_t sm[4] = {b0, h0, q0, k0}, em[4] = {nb, nh, nq, nk};
-                        const Win wm = window(d.mask, mstr, sm, em, esize(d.mask_dtype), bufs.mask->size(), align);
+                        const Window wm = window(d.mask, mstr, sm, em, esize(d.mask_dtype), bufs.mask->size(), align);
                         bm = Binding{bufs.mask, wm.offset, wm.range, false};
                         push.m_org = wm.org;
                     }
@@ -678,34 +617,6 @@ Status record(Context &ctx, const vkattn_attention_desc &d, const Plan &p, const
 
 }  // namespace attn
 
-namespace {
-
-Status check_tensor(Context &ctx, Tensor *t, const char *name, vkattn_dtype want, const char *want_from,
-                    const vkattn_view &v) {
-    if (!t) return Error(VKATTN_ERROR_NULL_POINTER, "tensor ", name, " is NULL");
-    if (t->magic != kTensorMagic) return Error(VKATTN_ERROR_INVALID_ARGUMENT, "tensor ", name, " is not a live vkattn tensor");
-    if (t->ctx != &ctx) return Error(VKATTN_ERROR_WRONG_CONTEXT, "tensor ", name, " belongs to another context");
-    if (t->dtype != want)
-        return Error(VKATTN_ERROR_INVALID_DTYPE, "tensor ", name, " is ", attn::dtype_name(t->dtype), " but ", want_from,
-                     " is ", attn::dtype_name(want));
-    int64_t last = v.offset;
-    for (int i = 0; i < 4; i++) last += (v.shape[i] - 1) * v.strides[i];  // validated: no overflow
-    if (static_cast<uint64_t>(last) >= t->elements)
-        return Error(VKATTN_ERROR_OUT_OF_BOUNDS, "desc->", name, " reaches element ", last, " but tensor ", name,
-                     " has ", t->elements, " elements");
-    return Status::Ok();
-}
-
-// Byte interval [lo, hi] a view touches.
-void view_bytes(const vkattn_view &v, uint64_t es, uint64_t *lo, uint64_t *hi) {
-    int64_t last = v.offset;
-    for (int i = 0; i < 4; i++) last += (v.shape[i] - 1) * v.strides[i];
-    *lo = static_cast<uint64_t>(v.offset) * es;
-    *hi = static_cast<uint64_t>(last + 1) * es - 1;
-}
-
-}  // namespace
-
 Status attention_workspace_size(Context &ctx, const vkattn_attention_desc &d, uint64_t *bytes) {
     *bytes = 0;
     VKA_RETURN_IF_ERROR(attn::validate_desc(d));
@@ -722,12 +633,12 @@ Status attention(Context &ctx, const vkattn_attention_desc &d, Tensor *q, Tensor
         return Error(VKATTN_ERROR_INVALID_ARGUMENT,
                      "desc->flags has VKATTN_ATTENTION_F16_COMPUTE, which only vkattn_attention_host serves");
     const bool has_mask = d.mask_kind != VKATTN_MASK_NONE, has_lse = (d.flags & VKATTN_ATTENTION_LSE) != 0;
-    VKA_RETURN_IF_ERROR(check_tensor(ctx, q, "q", d.dtype, "desc->dtype", d.q));
-    VKA_RETURN_IF_ERROR(check_tensor(ctx, k, "k", d.dtype, "desc->dtype", d.k));
-    VKA_RETURN_IF_ERROR(check_tensor(ctx, v, "v", d.dtype, "desc->dtype", d.v));
-    VKA_RETURN_IF_ERROR(check_tensor(ctx, out, "out", d.out_dtype, "desc->out_dtype", d.out));
-    if (has_mask) VKA_RETURN_IF_ERROR(check_tensor(ctx, mask, "mask", d.mask_dtype, "desc->mask_dtype", d.mask));
-    if (has_lse) VKA_RETURN_IF_ERROR(check_tensor(ctx, lse, "lse", VKATTN_DTYPE_F32, "the lse dtype", d.lse));
+    VKA_RETURN_IF_ERROR(check_tensor_view(ctx, q, "q", d.dtype, "desc->dtype", d.q));
+    VKA_RETURN_IF_ERROR(check_tensor_view(ctx, k, "k", d.dtype, "desc->dtype", d.k));
+    VKA_RETURN_IF_ERROR(check_tensor_view(ctx, v, "v", d.dtype, "desc->dtype", d.v));
+    VKA_RETURN_IF_ERROR(check_tensor_view(ctx, out, "out", d.out_dtype, "desc->out_dtype", d.out));
+    if (has_mask) VKA_RETURN_IF_ERROR(check_tensor_view(ctx, mask, "mask", d.mask_dtype, "desc->mask_dtype", d.mask));
+    if (has_lse) VKA_RETURN_IF_ERROR(check_tensor_view(ctx, lse, "lse", VKATTN_DTYPE_F32, "the lse dtype", d.lse));
 
     // Outputs must not overlap inputs or each other.
     struct Span { Tensor *t; const vkattn_view *v; uint64_t es; const char *name; };

@@ -10,6 +10,7 @@
 
 #include "attention_split.h"
 #include "context.h"
+#include "op_common.h"
 #include "status.h"
 #include "tensor.h"
 #include "vkattn.h"
@@ -26,6 +27,16 @@ namespace attn {
 
 // Shared by the device and host paths (ops/attention.cpp).
 
+// The sizes a descriptor's views carry: q [B, Hq, Nq, D], k [B, Hkv, Nk, D],
+// v [B, Hkv, Nk, Dv]. Unpack with
+// `const auto [B, Hq, Nq, D, Hkv, Nk, Dv] = dims(d);`.
+struct Dims {
+    int64_t B, Hq, Nq, D, Hkv, Nk, Dv;
+};
+inline Dims dims(const vkattn_attention_desc &d) {
+    return {d.q.shape[0], d.q.shape[1], d.q.shape[2], d.q.shape[3], d.k.shape[1], d.k.shape[2], d.v.shape[3]};
+}
+
 // Checks everything a descriptor says on its own (dtypes, shapes, strides,
 // broadcast, 64-bit extents). Names the offending field.
 Status validate_desc(const vkattn_attention_desc &d);
@@ -39,7 +50,7 @@ struct Config {
 // Everything decided before recording.
 struct Plan {
     Config cfg;
-    std::string shader, combine_shader;
+    ShaderId shader{}, combine_shader{};  // libvkattn variants (shader_ids.h)
     uint32_t splits = 1;        // key splits per dispatch (gz)
     uint64_t split_len = 0;     // keys per split
     // dispatch tile: batches, query heads, query rows, keys
@@ -51,9 +62,6 @@ struct Plan {
 };
 
 Status make_plan(Context &ctx, const vkattn_attention_desc &d, Plan *plan);
-
-// Highest element index a view reaches (offset included), with overflow checks.
-Status view_last(const vkattn_view &v, const char *name, int64_t *last);
 
 // What vkattn_context_last_call reports of a plan: the path ("portable" or
 // "coopmat_nv", "+splitkv" when split) and the start of the variant (shader,
@@ -74,8 +82,6 @@ struct Buffers {
 Status record(Context &ctx, const vkattn_attention_desc &d, const Plan &plan, const Buffers &b,
               uint32_t *dispatches);
 
-// Test hook: the split count forced by VKATTN_FORCE_SPLITKV (0 = not forced).
-uint32_t forced_splits();
 
 }  // namespace attn
 }  // namespace vkattn::ops

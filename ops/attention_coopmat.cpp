@@ -3,6 +3,7 @@
 #include "attention_coopmat.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -10,9 +11,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string_view>
 #include <vector>
 
+#include "arith.h"
 #include "attention_coopmat_params.h"
+#include "shader_ids.h"
 
 namespace vkattn::ops::attn {
 namespace {
@@ -103,7 +108,7 @@ Status run_probe(Context &ctx, ProbeResult *res) {
     ShaderInterface iface;
     iface.bindings = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER};
     Pipeline *pipe = nullptr;
-    VKA_RETURN_IF_ERROR(ctx.pipelines().get("attention_coopmat_probe", iface, {}, &pipe));
+    VKA_RETURN_IF_ERROR(ctx.pipelines().get(ShaderId::attention_coopmat_probe, iface, {}, &pipe));
     CommandStream &s = ctx.stream();
     VKA_RETURN_IF_ERROR(s.begin());
     Status st = s.dispatch(*pipe, {{in.get(), 0, VKA_CM_PROBE_IN * 4, false}, {out.get(), 0, VKA_CM_PROBE_OUT * 4, true}},
@@ -134,8 +139,6 @@ Status run_probe(Context &ctx, ProbeResult *res) {
         }
     return Status::Ok();
 }
-
-uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
 }  // namespace
 
@@ -172,8 +175,8 @@ bool coopmat_fits(Context &ctx, const vkattn_attention_desc &d, std::string *why
     const int64_t hd = std::max(d.q.shape[3], d.v.shape[3]);
     if (d.dtype == VKATTN_DTYPE_F32) {
         // f32 q, k, v (and out) as scaled f16 pairs, three products each.
-        if (const char *e = std::getenv("VKATTN_COOPMAT_F32"); e && std::strcmp(e, "0") == 0) {
-            *why = "f32 inputs are served by the portable path (VKATTN_COOPMAT_F32=0)";
+        if (!ctx.tuning().coopmat_f32) {
+            *why = "f32 inputs are served by the portable path (tuning: VKATTN_COOPMAT_F32=0)";
             return false;
         }
         if (hd > kMaxSplit) {
@@ -201,32 +204,136 @@ bool coopmat_fits(Context &ctx, const vkattn_attention_desc &d, std::string *why
 
 namespace {
 
-// The tiling a variant's suffix names ("_"-separated parts: w<warps>,
-// m<m-tiles per warp>, k<keys per block>, q<Q in shared memory>, s<head-dim
-// slices>; other parts are the shader's business).
+constexpr std::string_view kNarrowSource = "attention_coopmat.comp";     // buckets up to 128, and SPLIT
+constexpr std::string_view kWideSource = "attention_coopmat_wide.comp";  // buckets 160..512
+
+// The tiling of a coopmat variant: warps, 16-row m-tiles per warp (per row
+// group on the wide kernel), keys per block, Q kept in shared memory, head-dim
+// slices (warps per row group; 1 on the narrow kernel).
 struct Tiling {
     uint32_t nw = 4, mt = 1, bc = 64, qsh = 0, ds = 1;
 };
-Tiling parse_tiling(const std::string &suffix) {
-    Tiling r;
-    const std::string t = cat("_", suffix, "_");
-    for (size_t at = 0; (at = t.find('_', at)) != std::string::npos && at + 2 < t.size(); at++) {
-        const char kind = t[at + 1];
-        const uint32_t v = static_cast<uint32_t>(std::strtoul(t.c_str() + at + 2, nullptr, 10));
-        if (v == 0) continue;
-        if (kind == 'w') r.nw = v;
-        else if (kind == 'm') r.mt = v;
-        else if (kind == 'k') r.bc = v;
-        else if (kind == 'q') r.qsh = v;
-        else if (kind == 's') r.ds = v;
+
+// The tiling a variant is compiled with, read from its defines (where one is
+// not defined, the shader's own default).
+Tiling tiling_of(const ShaderVariant &v) {
+    auto get = [&](std::string_view key, int64_t fallback) { return static_cast<uint32_t>(v.value_or(key, fallback)); };
+    Tiling t;
+    if (v.source == kWideSource) {
+        t.ds = get("DS", 4);
+        t.nw = t.ds * get("RG", 1);
+        t.mt = get("MT", 1);
+        t.bc = get("BC", 32);
+    } else {
+        t.nw = get("NW", 4);
+        t.mt = get("MT", 1);
+        t.bc = get("BC", 64);
+        t.qsh = get("QSH", 0);
     }
-    return r;
+    return t;
+}
+
+// The defines that pick a variant: its source, its head-dim bucket and its
+// tiling (a default value also matches a variant that leaves it undefined).
+struct Want {
+    std::string_view source;
+    std::array<DefineWant, 5> defines;
+};
+constexpr Want f16_want(uint32_t hd, const Tiling &t) {
+    if (t.ds > 1)
+        return {kWideSource,
+                {{{"HD", hd}, {"DS", t.ds}, {"RG", t.nw / t.ds}, {"BC", t.bc, t.bc == 32}, {"MT", t.mt, t.mt == 1}}}};
+    return {kNarrowSource,
+            {{{"HD", hd},
+              {"NW", t.nw, t.nw == 4},
+              {"MT", t.mt, t.mt == 1},
+              {"BC", t.bc, t.bc == 64},
+              {"SPLIT", 0, kOrDefault}}}};
+}
+constexpr Want split_want(uint32_t hd, const Tiling &t) {
+    return {kNarrowSource,
+            {{{"HD", hd}, {"NW", t.nw, t.nw == 4}, {"MT", 1, kOrDefault}, {"BC", t.bc, t.bc == 64}, {"SPLIT", 1}}}};
+}
+constexpr std::optional<ShaderId> lookup(const Want &w) {
+    return find_variant<ShaderId>(w.source, w.defines);
+}
+Status no_variant(const Want &w) {
+    return Error(VKATTN_ERROR_INTERNAL, "the coopmat chooser wants ", describe_want(w.source, w.defines),
+                 ": no variant of shaders/attention_coopmat_variants.cmake matches, or several do");
+}
+
+// Tiling of the f16 variants (measured on an H200, driver 580, with
+// scripts/gpu-tune.sh; TFLOP/s; a "unit" is a 128-row query tile of one
+// (batch, head); the variant names in the comments):
+//   48, 64 with fewer than 1024 keys and >= 256 units: 8 warps, pipelined
+//     (S of the next key block beside this block's softmax), key blocks
+//     of 32 (SD1.5 cross attention 17.0 against 10.7, SDXL cross 24.4
+//     against 17.5);
+//   48 with >= 512 units, 64 with >= 1024 units: 4 warps x two 16-row
+//     m-tiles, key blocks of 64, lazy rescale (SD1.5 d40 103, SD3 119;
+//     pipelined 84/118);
+//   64 otherwise with >= 256 units: 8 warps, pipelined, key blocks of 64
+//     (SDXL 124 against 112 with m-tile pairs, SDXL 2x20x1024 86 against 72);
+//   48 otherwise with >= 256 units: 8 warps, key blocks of 128;
+//   80: 8 warps, O rescaled in registers without a branch (SD1.5 d80 45
+//     with split-KV; pipelined the same);
+//   96..128 when the grid fills the device without split-KV: 8 warps,
+//     pipelined, key blocks of 32 (Flux 125, WAN cross 100; not pipelined
+//     110/93);
+//   otherwise 4 warps x 64 keys;
+//   wide heads (buckets 160..512): the head dim split over the warps of
+//     a row group (attention_coopmat_wide.comp), s<slices>_w<warps>_k<keys>:
+//     up to 256, 2 slices x 4 row groups, 32 keys (1x8x4096x256: 85);
+//     at 192 and 256 with >= 256 units, two 16-row m-tiles per row group
+//     and 16 keys instead (1x8x4096x192: 92.0 against 79.9, x256: 91.4
+//     against 86.4; fewer units leave the device half empty);
+//     384 and 512, 4 slices x 4 row groups, 16 keys, when there are >= 256
+//     64-row units (VAE 1x1x16384x512: 75), else 4 x 2 (VAE at 512x512:
+//     50 with split-KV, 9 with 4 row groups).
+constexpr Tiling pick_f16(uint32_t hd, uint64_t units8, uint64_t units64, int64_t nk) {
+    if (hd > kMaxNarrow) {
+        if ((hd == 192 || hd == 256) && units8 >= 256) return {.nw = 8, .mt = 2, .bc = 16, .ds = 2};  // s2_w8_k16_m2
+        if (hd < 384) return {.nw = 8, .bc = 32, .ds = 2};                                            // s2_w8_k32
+        if (units64 >= 256) return {.nw = 16, .bc = 16, .ds = 4};                                     // s4_w16_k16
+        return {.nw = 8, .bc = 16, .ds = 4};                                                          // s4_w8_k16
+    }
+    if ((hd == 48 || hd == 64) && units8 >= 256 && nk < 1024) return {.nw = 8, .bc = 32};  // w8_ralw_pipe_k32
+    if ((hd == 48 && units8 >= 512) || (hd == 64 && units8 >= 1024)) return {.nw = 4, .mt = 2, .bc = 64};  // w4_m2_k64
+    if ((hd == 48 || hd == 64) && units8 >= 256)
+        return hd == 48 ? Tiling{.nw = 8, .bc = 128} : Tiling{.nw = 8, .bc = 64};  // w8_t8_k128, w8_ralw_pipe
+    if (hd == 80) return {.nw = 8, .bc = 64};                                      // w8_ralw
+    if (hd > 80 && units8 * 2 >= 1024) return {.nw = 8, .bc = 32};                 // w8_ralw_pipe_k32
+    return {};                                                                     // 4 warps x 64 keys
 }
 
 // f32 inputs: the SPLIT variants (8 warps x 16 rows, O rescaled in registers
 // every key block; key blocks of 64 up to bucket 80, 32 at 128, where 64
-// would not fit 48 KiB of shared memory with hi and lo tiles). Heads of
-// 81..128 share bucket 128 and 33..48 bucket 48 (zeros past the head dim).
+// would not fit 48 KiB of shared memory with hi and lo tiles).
+constexpr Tiling pick_split(uint32_t hd) {
+    return {.nw = 8, .bc = hd <= 80 ? 64u : 32u};
+}
+
+// Every tiling the chooser can pick has exactly one variant: checked when
+// this file compiles (the unit and key counts cover each branch above).
+consteval bool chooser_variants_exist() {
+    for (uint32_t hd = 16; hd <= kMaxHead; hd += 16) {
+        if (hd > kMaxNarrow &&
+            std::find(std::begin(kWideBuckets), std::end(kWideBuckets), hd) == std::end(kWideBuckets))
+            continue;
+        for (uint64_t units8 : {0, 256, 512, 1024})
+            for (uint64_t units64 : {0, 256})
+                for (int64_t nk : {0, 1024})
+                    if (!lookup(f16_want(hd, pick_f16(hd, units8, units64, nk)))) return false;
+    }
+    for (uint32_t hd : kSplitBuckets)
+        if (!lookup(split_want(hd, pick_split(hd)))) return false;
+    return true;
+}
+static_assert(
+    chooser_variants_exist(),
+    "a tiling the coopmat chooser picks has no variant, or several, in shaders/attention_coopmat_variants.cmake");
+
+// Heads of 81..128 share bucket 128 and 33..48 bucket 48 (zeros past the head dim).
 template <class Decline>
 Status choose_split(Context &ctx, uint32_t hd, uint32_t layout, Plan *plan,
                     bool *chosen, Decline &decline, std::string *why) {
@@ -235,16 +342,16 @@ Status choose_split(Context &ctx, uint32_t hd, uint32_t layout, Plan *plan,
             hd = b;
             break;
         }
-    std::string suffix = hd <= 80 ? "w8_k64" : "w8_k32";
-    auto shader_name = [&](const std::string &sfx) { return cat("attention_coopmat_f32s_d", hd, "_", sfx); };
-    if (const char *tile = std::getenv("VKATTN_COOPMAT_TILE"); tile && *tile && find_embedded_shader(shader_name(tile)))
-        suffix = tile;
-    const std::string shader = shader_name(suffix);
-    if (!find_embedded_shader(shader)) {
-        *why = cat("no f32 coopmat variant for head-dim bucket ", hd);
-        return decline();
+    // Tuning::coopmat_tile = <suffix> forces attention_coopmat_f32s_d<hd>_<suffix> where it exists.
+    std::optional<ShaderId> id;
+    if (const std::string &tile = ctx.tuning().coopmat_tile; !tile.empty())
+        id = variant_named<ShaderId>(cat("attention_coopmat_f32s_d", hd, "_", tile));
+    if (!id) {
+        const Want w = split_want(hd, pick_split(hd));
+        id = lookup(w);
+        if (!id) return no_variant(w);
     }
-    const Tiling tl = parse_tiling(suffix);  // every split variant names w and k
+    const Tiling tl = tiling_of(shader_variant(*id));
     const uint32_t nw = tl.nw, bc = tl.bc;
     const uint32_t rs = hd / 8 + 1, br = nw * 16;
     const uint32_t smem = 16 * std::max(br * rs, 4 * bc * rs);  // Q staging aliases the K/V hi and lo tiles
@@ -257,7 +364,7 @@ Status choose_split(Context &ctx, uint32_t hd, uint32_t layout, Plan *plan,
     c.wg = nw * 32, c.hdk = hd, c.hdv = hd, c.br = br, c.bc = bc;
     c.dc = layout, c.bv = nw, c.u_size = 1;
     plan->cfg = c;
-    plan->shader = shader;
+    plan->shader = *id;
     *chosen = true;
     return Status::Ok();
 }
@@ -272,7 +379,7 @@ Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, 
         if (required) return Error(VKATTN_ERROR_UNSUPPORTED, "desc->backend = VKATTN_BACKEND_COOPMAT: ", why);
         return Status::Ok();
     };
-    if (const char *e = std::getenv("VKATTN_COOPMAT"); e && std::strcmp(e, "0") == 0 && !required) return Status::Ok();
+    if (!ctx.tuning().coopmat && !required) return Status::Ok();  // tuning: AUTO stays portable
     if (!coopmat_fits(ctx, d, &why)) return decline();
     if (!required && d.dtype == VKATTN_DTYPE_F16 && d.v.shape[3] < 8) {
         // Rounding P to f16 adds up to 2^-11 * sum p|v| / sum p to an output;
@@ -295,70 +402,27 @@ Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, 
                 hd = b;
                 break;
             }
-    // Tiling (measured on an H200, driver 580, with scripts/gpu-tune.sh; TFLOP/s;
-    // a "unit" is a 128-row query tile of one (batch, head)):
-    //   48, 64 with fewer than 1024 keys and >= 256 units: 8 warps, pipelined
-    //     (S of the next key block beside this block's softmax), key blocks
-    //     of 32 (SD1.5 cross attention 17.0 against 10.7, SDXL cross 24.4
-    //     against 17.5);
-    //   48 with >= 512 units, 64 with >= 1024 units: 4 warps x two 16-row
-    //     m-tiles, key blocks of 64, lazy rescale (SD1.5 d40 103, SD3 119;
-    //     pipelined 84/118);
-    //   64 otherwise with >= 256 units: 8 warps, pipelined, key blocks of 64
-    //     (SDXL 124 against 112 with m-tile pairs, SDXL 2x20x1024 86 against 72);
-    //   48 otherwise with >= 256 units: 8 warps, key blocks of 128;
-    //   80: 8 warps, O rescaled in registers without a branch (SD1.5 d80 45
-    //     with split-KV; pipelined the same);
-    //   96..128 when the grid fills the device without split-KV: 8 warps,
-    //     pipelined, key blocks of 32 (Flux 125, WAN cross 100; not pipelined
-    //     110/93);
-    //   otherwise 4 warps x 64 keys;
-    //   wide heads (buckets 160..512): the head dim split over the warps of
-    //     a row group (attention_coopmat_wide.comp), s<slices>_w<warps>_k<keys>:
-    //     up to 256, 2 slices x 4 row groups, 32 keys (1x8x4096x256: 85);
-    //     at 192 and 256 with >= 256 units, two 16-row m-tiles per row group
-    //     and 16 keys instead (1x8x4096x192: 92.0 against 79.9, x256: 91.4
-    //     against 86.4; fewer units leave the device half empty);
-    //     384 and 512, 4 slices x 4 row groups, 16 keys, when there are >= 256
-    //     64-row units (VAE 1x1x16384x512: 75), else 4 x 2 (VAE at 512x512:
-    //     50 with split-KV, 9 with 4 row groups).
-    // VKATTN_COOPMAT_TILE=<suffix> forces attention_coopmat_f16_d<hd>_<suffix>
-    // where it exists ("w4": the 4-warp variant); the suffix names its tiling
-    // (w<warps>, m<m-tiles per warp>, k<keys per block>, q1: Q kept in shared memory;
-    // the other parts are the shader's business).
     const uint64_t units8 = static_cast<uint64_t>(d.q.shape[0] * d.q.shape[1]) *
                             ((static_cast<uint64_t>(d.q.shape[2]) + 127) / 128);
-    const int64_t nk = d.k.shape[2];
-    // The variant's suffix names its tiling; the values below are read from it.
-    std::string suffix;
-    if (wide) {
-        const uint64_t units64 = static_cast<uint64_t>(d.q.shape[0] * d.q.shape[1]) *
-                                 ((static_cast<uint64_t>(d.q.shape[2]) + 63) / 64);
-        suffix = (hd == 192 || hd == 256) && units8 >= 256 ? "s2_w8_k16_m2"
-                 : hd < 384                                  ? "s2_w8_k32"
-                 : units64 >= 256                            ? "s4_w16_k16"
-                                                             : "s4_w8_k16";
-    } else if ((hd == 48 || hd == 64) && units8 >= 256 && nk < 1024) suffix = "w8_ralw_pipe_k32";
-    else if ((hd == 48 && units8 >= 512) || (hd == 64 && units8 >= 1024)) suffix = "w4_m2_k64";
-    else if ((hd == 48 || hd == 64) && units8 >= 256) suffix = hd == 48 ? "w8_t8_k128" : "w8_ralw_pipe";
-    else if (hd == 80) suffix = "w8_ralw";
-    else if (hd > 80 && units8 * 2 >= 1024) suffix = "w8_ralw_pipe_k32";
-    auto shader_name = [&](const std::string &sfx) {
-        return sfx.empty() ? cat("attention_coopmat_f16_d", hd) : cat("attention_coopmat_f16_d", hd, "_", sfx);
-    };
-    if (const char *tile = std::getenv("VKATTN_COOPMAT_TILE"); tile && *tile) {
-        const std::string alt = std::strcmp(tile, "w4") == 0 ? std::string() : std::string(tile);
-        if (find_embedded_shader(shader_name(alt))) suffix = alt;
+    const uint64_t units64 =
+        static_cast<uint64_t>(d.q.shape[0] * d.q.shape[1]) * ((static_cast<uint64_t>(d.q.shape[2]) + 63) / 64);
+    // Tuning::coopmat_tile = <suffix> forces attention_coopmat_f16_d<hd>_<suffix>
+    // where it exists ("w4": the 4-warp variant); its tiling is read from its
+    // defines like any other.
+    std::optional<ShaderId> id;
+    if (const std::string &tile = ctx.tuning().coopmat_tile; !tile.empty())
+        id = variant_named<ShaderId>(tile == "w4" ? cat("attention_coopmat_f16_d", hd)
+                                                  : cat("attention_coopmat_f16_d", hd, "_", tile));
+    if (!id) {
+        const Want w = f16_want(hd, pick_f16(hd, units8, units64, d.k.shape[2]));
+        id = lookup(w);
+        if (!id) return no_variant(w);
     }
-    const std::string shader = shader_name(suffix);
-    const Tiling tl = parse_tiling(suffix);
+    const ShaderVariant &variant = shader_variant(*id);
+    const Tiling tl = tiling_of(variant);
     const uint32_t nw = tl.nw, mt = tl.mt, bc = tl.bc, qsh = tl.qsh, ds = tl.ds;
-    if (wide != (ds > 1) || nw % ds != 0) {
-        why = cat("coopmat tiling '", suffix, "' does not fit head-dim bucket ", hd);
-        return decline();
-    }
-    if (!find_embedded_shader(shader)) {
-        why = cat("no coopmat variant for head-dim bucket ", hd);
+    if (wide != (variant.source == kWideSource) || nw % ds != 0) {
+        why = cat("coopmat variant ", variant.name, " does not fit head-dim bucket ", hd);
         return decline();
     }
     const uint32_t rs = hd / 8 + 1;
@@ -378,11 +442,14 @@ Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, 
     c.wg = nw * 32, c.hdk = hd, c.hdv = hd, c.br = br, c.bc = bc;
     c.dc = layout, c.bv = nw, c.u_size = mt;
     plan->cfg = c;
-    plan->shader = shader;
+    plan->shader = *id;
     *chosen = true;
     return Status::Ok();
 }
 
-bool plan_is_coopmat(const Plan &plan) { return plan.shader.rfind("attention_coopmat", 0) == 0; }
+bool plan_is_coopmat(const Plan &plan) {
+    const std::string_view source = shader_variant(plan.shader).source;
+    return source == kNarrowSource || source == kWideSource;
+}
 
 }  // namespace vkattn::ops::attn

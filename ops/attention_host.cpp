@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #endif
 
+#include "arith.h"
 #include "attention.h"
 #include "attention_host_direct.h"
 #include "half_convert.h"
@@ -22,8 +23,6 @@
 
 namespace vkattn::ops {
 namespace {
-
-uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
 // What a copy does to the elements.
 enum class Cvt { None, F32ToF16, F16ToF32 };
@@ -92,12 +91,10 @@ bool copy4d_rows(const char *src, const int64_t ss[4], char *dst, const int64_t 
 // fresh output array (torch.empty) otherwise takes a page fault per 4 KiB
 // inside the unpack, which on the H200 machine cost more than the copy of a
 // 53 MB Flux output. Only how the pages are backed changes, never their
-// contents; pages already present stay as they are. VKATTN_HOST_HUGEPAGE=0
-// turns it off.
+// contents; pages already present stay as they are. Tuning::host_hugepage
+// (VKATTN_HOST_HUGEPAGE=0) turns it off.
 void advise_huge_pages(void *p, uint64_t bytes) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-    const char *e = std::getenv("VKATTN_HOST_HUGEPAGE");
-    if (e && std::strcmp(e, "0") == 0) return;
     constexpr uintptr_t huge = 2u << 20;
     const uintptr_t a = (reinterpret_cast<uintptr_t>(p) + huge - 1) & ~(huge - 1);
     const uintptr_t b = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(huge - 1);
@@ -163,11 +160,10 @@ namespace {
 // may hold earlier chunks; the caller's second pass rewrites all of it).
 Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const void *q, const void *k, const void *v,
                           const void *mask, void *out, float *lse, bool cvt, bool *overflow) {
-    HostProfile prof("staging");
+    HostProfile prof("staging", ctx.tuning().host_profile);
     const bool has_mask = d.mask_kind != VKATTN_MASK_NONE, has_lse = (d.flags & VKATTN_ATTENTION_LSE) != 0;
 
-    const int64_t B = d.q.shape[0], Hq = d.q.shape[1], Nq = d.q.shape[2], D = d.q.shape[3];
-    const int64_t Hkv = d.k.shape[1], Nk = d.k.shape[2], Dv = d.v.shape[3];
+    const auto [B, Hq, Nq, D, Hkv, Nk, Dv] = attn::dims(d);
     const int64_t G = Hq / Hkv;
     const uint64_t es = vkattn_dtype_size(d.dtype), oes = vkattn_dtype_size(d.out_dtype);
     const uint64_t mes = has_mask ? vkattn_dtype_size(d.mask_dtype) : 0;
@@ -220,8 +216,7 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
     }
     const uint64_t budget = std::clamp<uint64_t>(whole / divisor, 12ull << 20, 64ull << 20);
     int64_t nb = 1, nkh = Hkv;
-    const char *forced = std::getenv("VKATTN_HOST_CHUNKS");
-    const long want = forced && *forced ? std::strtol(forced, nullptr, 10) : 0;
+    const int64_t want = ctx.tuning().host_chunks;  // tuning hook: 0 = chosen
     if (want >= 1) {  // batches split first, then kv heads
         if (want <= B) nb = (B + want - 1) / want;
         else nkh = std::clamp<int64_t>((Hkv + (want + B - 1) / B - 1) / ((want + B - 1) / B), 1, Hkv);
@@ -346,9 +341,9 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
     };
     {
         int64_t last = 0;
-        VKA_RETURN_IF_ERROR(attn::view_last(d.out, "out", &last));
+        VKA_RETURN_IF_ERROR(view_last(d.out, "out", &last));
         const uint64_t span = static_cast<uint64_t>(last - d.out.offset + 1) * oes;
-        if (span >= (4ull << 20)) advise_huge_pages(static_cast<char *>(out) + d.out.offset * static_cast<int64_t>(oes), span);
+        if (span >= (4ull << 20) && ctx.tuning().host_hugepage) advise_huge_pages(static_cast<char *>(out) + d.out.offset * static_cast<int64_t>(oes), span);
     }
 
     bool split = false;

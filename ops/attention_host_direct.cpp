@@ -44,7 +44,7 @@ struct Imported {
 Status import_view(Context &ctx, const void *base, const vkattn_view &v, const char *name, uint64_t es,
                    Imported *out) {
     int64_t last = 0;
-    VKA_RETURN_IF_ERROR(attn::view_last(v, name, &last));
+    VKA_RETURN_IF_ERROR(view_last(v, name, &last));
     const char *p = static_cast<const char *>(base) + v.offset * static_cast<int64_t>(es);
     const uint64_t bytes = static_cast<uint64_t>(last - v.offset + 1) * es;
     ImportedHostBuffer h;
@@ -93,7 +93,7 @@ vkattn_view device_view(const vkattn_view &v, const int64_t strides[4]) {
 // (integrated GPUs, CPU devices) take this route; VKATTN_HOST_DIRECT=1
 // forces it, VKATTN_HOST_DIRECT=0 turns it off.
 bool direct_wanted(Context &ctx) {
-    if (const char *e = std::getenv("VKATTN_HOST_DIRECT"); e && *e) return std::strcmp(e, "0") != 0;
+    if (ctx.settings().host_direct >= 0) return ctx.settings().host_direct == 1;
     const uint32_t t = ctx.caps().info.device_type;
     return t == VKATTN_DEVICE_INTEGRATED_GPU || t == VKATTN_DEVICE_CPU;
 }
@@ -127,7 +127,7 @@ Status attention_host_direct(Context &ctx, const vkattn_attention_desc &d, const
     if (has_lse) dd.lse = device_view(d.lse, il.strides);
     if (has_mask) dd.mask = device_view(d.mask, d.mask.strides);  // the mask's span is copied as it is
 
-    HostProfile prof("direct");
+    HostProfile prof("direct", ctx.tuning().host_profile);
     Imported hq, hk, hv, hm, ho, hl;
     VKA_RETURN_IF_ERROR(import_view(ctx, q, d.q, "q", es, &hq));
     if (hq.buf) VKA_RETURN_IF_ERROR(import_view(ctx, k, d.k, "k", es, &hk));
@@ -146,7 +146,7 @@ Status attention_host_direct(Context &ctx, const vkattn_attention_desc &d, const
     uint64_t mask_bytes = 0;
     if (has_mask) {
         int64_t last = 0;
-        VKA_RETURN_IF_ERROR(attn::view_last(d.mask, "mask", &last));
+        VKA_RETURN_IF_ERROR(view_last(d.mask, "mask", &last));
         mask_bytes = static_cast<uint64_t>(last - d.mask.offset + 1) * mes;
     }
     Status s = Buffer::create(ctx, Pool::Workspace, iq.count * des, &dq);

@@ -4,6 +4,7 @@
 
 #include "attention_split_params.h"
 #include "pipelines.h"
+#include "shader_ids.h"
 #include "stream.h"
 
 namespace vkattn::ops::attn {
@@ -48,7 +49,7 @@ Status record_split(Context &ctx, const SplitPlan &sp, const SplitSource src[3],
                       VK_DESCRIPTOR_TYPE_STORAGE_BUFFER};
     iface.push_constant_size = sizeof(SplitPush);
     Pipeline *pipe = nullptr;
-    VKA_RETURN_IF_ERROR(ctx.pipelines().get("attention_split", iface, {}, &pipe));
+    VKA_RETURN_IF_ERROR(ctx.pipelines().get(ShaderId::attention_split, iface, {}, &pipe));
     CommandStream &s = ctx.stream();
     VKA_RETURN_IF_ERROR(s.fill(ws, sp.tab_off, (sp.tab_bytes + 3) / 4 * 4, 0u));
 

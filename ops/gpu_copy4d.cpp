@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "copy4d_params.h"
+#include "shader_ids.h"
 
 namespace vkattn::ops {
 namespace {
@@ -15,14 +16,18 @@ uint64_t last_element(uint64_t offset, const int64_t strides[4], const int64_t e
     return e;
 }
 
-const char *shader_of(GpuCopy k) {
+ShaderId shader_of(GpuCopy k) {
     switch (k) {
-        case GpuCopy::U32: return "copy4d_u32";
-        case GpuCopy::U16: return "copy4d_u16";
-        case GpuCopy::F32ToF16: return "copy4d_f32_f16";
-        case GpuCopy::F16ToF32: return "copy4d_f16_f32";
+        case GpuCopy::U32:
+            return ShaderId::copy4d_u32;
+        case GpuCopy::U16:
+            return ShaderId::copy4d_u16;
+        case GpuCopy::F32ToF16:
+            return ShaderId::copy4d_f32_f16;
+        case GpuCopy::F16ToF32:
+            return ShaderId::copy4d_f16_f32;
     }
-    return "copy4d_u32";
+    return ShaderId::copy4d_u32;
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// VKATTN_HOST_PROFILE=1: host attention calls print where their wall time
+// Tuning::host_profile (VKATTN_HOST_PROFILE=1): host attention calls print where their wall time
 // went, one line on stderr per call (phases summed over chunks). For finding
 // the limit of a machine's host path, not for production logs.
 #pragma once
@@ -15,11 +15,7 @@ namespace vkattn::ops {
 
 class HostProfile {
 public:
-    explicit HostProfile(const char *route) : route_(route) {
-        const char *e = std::getenv("VKATTN_HOST_PROFILE");
-        on_ = e && *e && std::strcmp(e, "0") != 0;
-        start_ = last_ = Clock::now();
-    }
+    HostProfile(const char *route, bool on) : route_(route), on_(on) { start_ = last_ = Clock::now(); }
     ~HostProfile() {
         if (!on_) return;
         std::string s;

@@ -10,30 +10,6 @@
 
 namespace vkattn {
 
-bool parse_bytes(const char *text, uint64_t *out) {
-    if (!text || !*text) return false;
-    char *end = nullptr;
-    errno = 0;
-    unsigned long long v = std::strtoull(text, &end, 10);
-    if (errno || end == text) return false;
-    uint64_t mul = 1;
-    if (*end) {
-        switch (std::toupper(static_cast<unsigned char>(*end))) {
-        case 'K': mul = 1ull << 10; break;
-        case 'M': mul = 1ull << 20; break;
-        case 'G': mul = 1ull << 30; break;
-        default: return false;
-        }
-        ++end;
-        if (*end == 'i' || *end == 'I') ++end;
-        if (*end == 'B' || *end == 'b') ++end;
-        if (*end) return false;
-    }
-    if (v > UINT64_MAX / mul) return false;
-    *out = v * mul;
-    return true;
-}
-
 namespace {
 
 std::string lower(std::string s) {
@@ -57,7 +33,8 @@ std::string device_list(const std::vector<Caps> &caps) {
     return s.empty() ? "none" : s;
 }
 
-Status select_device(const vkattn_context_options &o, const std::vector<Caps> &caps, uint32_t *index) {
+Status select_device(const vkattn_context_options &o, const std::string &env_device, const std::vector<Caps> &caps,
+                     uint32_t *index) {
     if (caps.empty())
         return Error(VKATTN_ERROR_NO_DEVICE, "no Vulkan 1.2 device found (install a driver; lavapipe: mesa-vulkan-drivers)");
     auto by_name = [&](const std::string &needle, const char *what) -> Status {
@@ -76,7 +53,8 @@ Status select_device(const vkattn_context_options &o, const std::vector<Caps> &c
     };
     if (o.device_index >= 0) return by_index(o.device_index, "options->device_index");
     if (o.device_name) return by_name(o.device_name, "options->device_name");
-    if (const char *env = std::getenv("VKATTN_DEVICE"); env && *env) {
+    if (!env_device.empty()) {
+        const char *env = env_device.c_str();
         char *end = nullptr;
         long long v = std::strtoll(env, &end, 10);
         if (end != env && *end == 0) return by_index(v, "VKATTN_DEVICE");
@@ -87,14 +65,6 @@ Status select_device(const vkattn_context_options &o, const std::vector<Caps> &c
         if (type_rank(caps[i].info.device_type) > type_rank(caps[best].info.device_type)) best = i;
     *index = best;
     return Status::Ok();
-}
-
-std::string default_cache_dir(const char *option) {
-    if (option) return option;
-    if (const char *e = std::getenv("VKATTN_CACHE_DIR"); e && *e) return e;
-    if (const char *x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/vkattn";
-    if (const char *h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/vkattn";
-    return "";
 }
 
 }  // namespace
@@ -108,14 +78,16 @@ Status Context::create(const vkattn_context_options &options, std::unique_ptr<Co
 }
 
 Status Context::init(const vkattn_context_options &o) {
-    const bool validation = validation_requested(o.flags & VKATTN_CONTEXT_VALIDATION);
+    VKA_RETURN_IF_ERROR(read_settings(&settings_));
+    VKA_RETURN_IF_ERROR(read_tuning(&tuning_));
+    const bool validation = (o.flags & VKATTN_CONTEXT_VALIDATION) || settings_.validation;
     VKA_RETURN_IF_ERROR(create_instance(validation, &instance_, &messenger_));
     std::vector<VkPhysicalDevice> pds;
     VKA_RETURN_IF_ERROR(list_physical_devices(instance_, &pds));
     std::vector<Caps> all(pds.size());
     for (size_t i = 0; i < pds.size(); i++) query_caps(pds[i], static_cast<uint32_t>(i), &all[i]);
     uint32_t index = 0;
-    VKA_RETURN_IF_ERROR(select_device(o, all, &index));
+    VKA_RETURN_IF_ERROR(select_device(o, settings_.device, all, &index));
     physical_ = pds[index];
     caps_ = all[index];
     const vkattn_device_info &info = caps_.info;
@@ -123,10 +95,7 @@ Status Context::init(const vkattn_context_options &o) {
         return Error(VKATTN_ERROR_FEATURE_MISSING, "device \"", info.name,
                      "\" lacks storageBuffer16BitAccess, which every vkattn kernel needs");
 
-    uint64_t range = o.max_buffer_range;
-    if (const char *e = std::getenv("VKATTN_MAX_BUFFER_RANGE"); e && *e && !range) {
-        if (!parse_bytes(e, &range)) return Error(VKATTN_ERROR_INVALID_ARGUMENT, "VKATTN_MAX_BUFFER_RANGE=\"", e, "\" is not a byte count");
-    }
+    const uint64_t range = o.max_buffer_range ? o.max_buffer_range : settings_.max_buffer_range;
     if (range) {
         if (range < 4096) return Error(VKATTN_ERROR_INVALID_ARGUMENT, "options->max_buffer_range = ", range, " is below 4096 bytes");
         caps_.max_buffer_range = std::min<uint64_t>(range, info.max_storage_buffer_range);
@@ -134,12 +103,8 @@ Status Context::init(const vkattn_context_options &o) {
     // Keep windows a multiple of 16 bytes so vec4 loads stay inside them.
     caps_.max_buffer_range &= ~uint64_t(15);
 
-    uint64_t heap_limit = o.heap_limit;
-    if (const char *e = std::getenv("VKATTN_HEAP_LIMIT"); e && *e && !heap_limit) {
-        if (!parse_bytes(e, &heap_limit)) return Error(VKATTN_ERROR_INVALID_ARGUMENT, "VKATTN_HEAP_LIMIT=\"", e, "\" is not a byte count");
-    }
-    host_import_ = !(o.flags & VKATTN_CONTEXT_NO_HOST_IMPORT) && info.external_memory_host;
-    if (const char *e = std::getenv("VKATTN_NO_HOST_IMPORT"); e && *e && std::strcmp(e, "0") != 0) host_import_ = false;
+    const uint64_t heap_limit = o.heap_limit ? o.heap_limit : settings_.heap_limit;
+    host_import_ = !(o.flags & VKATTN_CONTEXT_NO_HOST_IMPORT) && !settings_.no_host_import && info.external_memory_host;
 
     // Features: what kernels may use, enabled only where present.
     const bool v13 = info.api_version >= VK_API_VERSION_1_3;
@@ -188,7 +153,7 @@ Status Context::init(const vkattn_context_options &o) {
         *tail = &fcm;
         tail = &fcm.pNext;
     }
-    if (const char *e = std::getenv("VKATTN_PIPELINE_STATS"); e && *e && std::strcmp(e, "0") != 0) {
+    if (settings_.pipeline_stats) {
         if (caps_.pipeline_executable_info) {
             exts.push_back(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
             fpe.pipelineExecutableInfo = VK_TRUE;
@@ -210,11 +175,11 @@ Status Context::init(const vkattn_context_options &o) {
     enum class LaneMode { Off, Own, Same } lane_mode = LaneMode::Off;
     bool same_late = false;
     if (have12.timelineSemaphore) {
-        const char *e = std::getenv("VKATTN_TRANSFER_QUEUE");
-        if (e && (std::strcmp(e, "same") == 0 || std::strcmp(e, "same-late") == 0)) {
+        const TransferQueue tq = settings_.transfer_queue;
+        if (tq == TransferQueue::Same || tq == TransferQueue::SameLate) {
             lane_mode = LaneMode::Same;
-            same_late = std::strcmp(e, "same-late") == 0;
-        } else if (!(e && std::strcmp(e, "0") == 0) && caps_.transfer_queue_family >= 0) {
+            same_late = tq == TransferQueue::SameLate;
+        } else if (tq == TransferQueue::Auto && caps_.transfer_queue_family >= 0) {
             lane_mode = LaneMode::Own;
         }
     }
@@ -255,7 +220,7 @@ Status Context::init(const vkattn_context_options &o) {
     }
 
     memory_ = std::make_unique<MemoryManager>(*this, heap_limit);
-    pipelines_ = std::make_unique<Pipelines>(*this, default_cache_dir(o.cache_dir),
+    pipelines_ = std::make_unique<Pipelines>(*this, (o.cache_dir ? std::string(o.cache_dir) : settings_.cache_dir),
                                              !(o.flags & VKATTN_CONTEXT_NO_PIPELINE_CACHE));
     for (auto &s : streams_) {
         s = std::make_unique<CommandStream>(*this);

@@ -14,6 +14,7 @@
 
 #include "memory.h"
 #include "pipelines.h"
+#include "settings.h"
 #include "stream.h"
 #include "transfer_lane.h"
 #include "vk.h"
@@ -44,8 +45,6 @@ struct Caps {
 void query_caps(VkPhysicalDevice pd, uint32_t index, Caps *caps);
 // Load the Vulkan loader through volk (once per process): NO_VULKAN if absent.
 Status load_vulkan();
-// True if the option or VKATTN_VALIDATION asks for the validation layer.
-bool validation_requested(bool option);
 // A new instance (with the validation layer and a messenger that counts
 // errors when asked). The caller destroys it.
 Status create_instance(bool validation, VkInstance *out, VkDebugUtilsMessengerEXT *messenger);
@@ -93,6 +92,12 @@ public:
     // (registers, spills, ...) go to stderr, where the driver reports them.
     bool pipeline_stats() const { return pipeline_stats_; }
     uint64_t next_submit_serial() { return ++submit_serial_; }
+    // The environment as it was when the context was created (settings.h).
+    const Settings &settings() const { return settings_; }
+    // Kernel-tuning and test hooks (settings.h): tests and tools set them
+    // here directly; calls read them under the context's lock.
+    Tuning &tuning() { return tuning_; }
+    const Tuning &tuning() const { return tuning_; }
     // The process that created the context. Vulkan objects do not survive
     // fork(): a child refuses every call on an inherited context.
     pid_t owner_pid() const { return owner_pid_; }
@@ -106,6 +111,8 @@ private:
     Status init(const vkattn_context_options &options);
 
     pid_t owner_pid_ = ::getpid();
+    Settings settings_;
+    Tuning tuning_;
     VkInstance instance_ = VK_NULL_HANDLE;
     VkPhysicalDevice physical_ = VK_NULL_HANDLE;
     VkDevice device_ = VK_NULL_HANDLE;
@@ -135,9 +142,6 @@ private:
     Context &ctx_;
     int prev_;
 };
-
-// Parse "123", "64K", "512M", "2G" (binary units). Returns false if malformed.
-bool parse_bytes(const char *text, uint64_t *out);
 
 }  // namespace vkattn
 

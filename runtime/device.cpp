@@ -47,12 +47,6 @@ Status load_vulkan() {
     return Status::Ok();
 }
 
-bool validation_requested(bool option) {
-    if (option) return true;
-    const char *e = std::getenv("VKATTN_VALIDATION");
-    return e && *e && std::strcmp(e, "0") != 0;
-}
-
 Status create_instance(bool validation, VkInstance *out, VkDebugUtilsMessengerEXT *messenger) {
     *out = VK_NULL_HANDLE;
     if (messenger) *messenger = VK_NULL_HANDLE;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "arith.h"
 #include "context.h"
 
 namespace vkattn {
@@ -9,7 +10,6 @@ namespace vkattn {
 namespace {
 constexpr uint64_t kDeviceBlock = 256ull << 20;
 constexpr uint64_t kStagingBlock = 64ull << 20;
-uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 }  // namespace
 
 const char *pool_name(Pool p) {
@@ -122,7 +122,7 @@ Status MemoryManager::new_block(std::list<Block> &list, Pool pool, uint32_t type
 
 bool MemoryManager::carve(Block &b, uint64_t size, uint64_t align, uint64_t *offset) {
     for (auto it = b.free.begin(); it != b.free.end(); ++it) {
-        uint64_t start = align_up(it->first, align);
+        uint64_t start = round_up(it->first, align);
         uint64_t end = it->first + it->second;
         if (start + size > end) continue;
         uint64_t fstart = it->first;
@@ -141,7 +141,7 @@ Status MemoryManager::allocate(Pool pool, const VkMemoryRequirements &req, Alloc
     uint32_t type = pick_type(pool, req.memoryTypeBits);
     if (type == UINT32_MAX)
         return Error(VKATTN_ERROR_UNSUPPORTED, "no memory type suits a ", pool_name(pool), " buffer on this device");
-    const uint64_t size = align_up(std::max<uint64_t>(req.size, 4), 4);
+    const uint64_t size = round_up(std::max<uint64_t>(req.size, 4), 4);
     const uint64_t align = std::max<uint64_t>(req.alignment, 16);
     auto try_list = [&](std::list<Block> &l) -> bool {
         for (auto &b : l) {
@@ -216,7 +216,7 @@ Status MemoryManager::reserve(uint64_t bytes) {
     if (have >= bytes) return Status::Ok();
     if (bytes - have > budget())
         return Error(VKATTN_ERROR_OUT_OF_DEVICE_MEMORY, "cannot reserve ", bytes, " bytes: the budget is ", budget(), " bytes");
-    uint64_t need = align_up(bytes - have, 1 << 16);
+    uint64_t need = round_up(bytes - have, 1 << 16);
     if (device_bytes_ + need > budget())
         return Error(VKATTN_ERROR_OUT_OF_DEVICE_MEMORY, "cannot reserve ", bytes, " bytes: budget ", budget(), ", ",
                      device_bytes_, " already held");
@@ -277,7 +277,7 @@ Status Buffer::create(Context &ctx, Pool pool, uint64_t size, std::unique_ptr<Bu
     std::unique_ptr<Buffer> b(new (std::nothrow) Buffer(ctx));
     if (!b) return Error(VKATTN_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     VkBufferCreateInfo bi{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
-    bi.size = std::max<uint64_t>(align_up(size, 4), 4);
+    bi.size = std::max<uint64_t>(round_up(size, 4), 4);
     bi.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
     if (pool == Pool::Staging) bi.usage |= VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT;
     bi.sharingMode = VK_SHARING_MODE_EXCLUSIVE;

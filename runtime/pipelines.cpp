@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "context.h"
+#include "shader_ids.h"
 
 namespace vkattn {
 
@@ -47,10 +48,11 @@ void print_statistics(VkDevice dev, VkPipeline pipeline, const std::string &key)
 
 }  // namespace
 
-const EmbeddedShader *find_embedded_shader(const std::string &name) {
-    for (const auto &s : embedded_shaders())
-        if (name == s.name) return &s;
-    return nullptr;
+std::string describe_want(std::string_view source, std::span<const DefineWant> wants) {
+    std::string s = cat(source, " with");
+    for (const DefineWant &w : wants)
+        s += w.or_default ? cat(" ", w.key, "=", w.value, " (or undefined)") : cat(" ", w.key, "=", w.value);
+    return s;
 }
 
 namespace {
@@ -234,9 +236,19 @@ Status Pipelines::save_cache() {
     return Status::Ok();
 }
 
-Status Pipelines::get(const std::string &shader, const ShaderInterface &iface, const SpecValues &spec, Pipeline **out,
+Status Pipelines::get(ShaderId shader, const ShaderInterface &iface, const SpecValues &spec, Pipeline **out,
+                      uint32_t required_subgroup_size) {
+    if (static_cast<uint32_t>(shader) >= static_cast<uint32_t>(ShaderId::count)) {
+        *out = nullptr;
+        return Error(VKATTN_ERROR_INTERNAL, "no embedded shader with id ", static_cast<uint32_t>(shader));
+    }
+    return get(embedded_shader(shader), iface, spec, out, required_subgroup_size);
+}
+
+Status Pipelines::get(const EmbeddedShader &es, const ShaderInterface &iface, const SpecValues &spec, Pipeline **out,
                       uint32_t required_subgroup_size) {
     *out = nullptr;
+    const std::string shader = es.name;
     std::string key = shader;
     for (auto &[id, v] : spec) key += cat(":", id, "=", v);
     if (required_subgroup_size) key += cat(":sg", required_subgroup_size);
@@ -244,10 +256,8 @@ Status Pipelines::get(const std::string &shader, const ShaderInterface &iface, c
         *out = it->second.get();
         return Status::Ok();
     }
-    const EmbeddedShader *es = find_embedded_shader(shader);
-    if (!es) return Error(VKATTN_ERROR_INTERNAL, "no embedded shader named ", shader);
     if (!checked_[shader]) {
-        VKA_RETURN_IF_ERROR(check_interface(shader, es->words, es->word_count, iface));
+        VKA_RETURN_IF_ERROR(check_interface(shader, es.words, es.word_count, iface));
         checked_[shader] = true;
     }
     if (required_subgroup_size && !ctx_.caps().subgroup_size_control)
@@ -282,8 +292,8 @@ Status Pipelines::get(const std::string &shader, const ShaderInterface &iface, c
     r = vkCreatePipelineLayout(dev, &pl, nullptr, &p->layout);
     if (r != VK_SUCCESS) return cleanup(vk_status(r, "vkCreatePipelineLayout"));
     VkShaderModuleCreateInfo sm{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
-    sm.codeSize = es->word_count * 4;
-    sm.pCode = es->words;
+    sm.codeSize = es.word_count * 4;
+    sm.pCode = es.words;
     r = vkCreateShaderModule(dev, &sm, nullptr, &module);
     if (r != VK_SUCCESS) return cleanup(vk_status(r, "vkCreateShaderModule"));
 

@@ -2,12 +2,23 @@
 // specialization) and cached; a VkPipelineCache persisted on disk, keyed by
 // device UUID and driver version. Each shader's interface is reflected with
 // SPIRV-Cross and checked against what the op declares.
+//
+// Shader variants come from generated tables (cmake/shaders.cmake): libvkattn's
+// in shader_ids.h (enum class ShaderId), a tool's or a test's in its own
+// header. Code names a variant by its enum value, so a misspelled or missing
+// variant does not compile, and picks among variants by their defines
+// (find_variant, variant_where); names serve messages, profiling, the
+// pipeline cache key and the tuning overrides (variant_named).
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "vk.h"
@@ -16,14 +27,119 @@ namespace vkattn {
 
 class Context;
 
-// One compiled shader variant, embedded in the library (generated source).
-struct EmbeddedShader {
-    const char *name;       // e.g. "attention_f16"
-    const uint32_t *words;  // SPIR-V
-    size_t word_count;
+// libvkattn's shader ids; the enumerators are in the generated shader_ids.h.
+enum class ShaderId : uint32_t;
+
+// One -DKEY=VALUE a variant is compiled with: the text and, where the text is
+// an integer, its value.
+struct ShaderDefine {
+    std::string_view key, text;
+    int64_t value = 0;
+    bool numeric = false;
 };
-const EmbeddedShader *find_embedded_shader(const std::string &name);
-const std::vector<EmbeddedShader> &embedded_shaders();
+
+// A variant as its vkattn_shader() call declares it.
+struct ShaderVariant {
+    uint32_t id;                            // its value in the registry's enum
+    std::string_view name;                  // e.g. "attention_f16"
+    std::string_view source;                // under shaders/, e.g. "attention.comp"
+    std::span<const ShaderDefine> defines;  // all of them
+    bool tuning = false;                    // tuning builds only: reached by name (variant_named), never by a lookup
+
+    constexpr const ShaderDefine *define(std::string_view key) const {
+        for (const ShaderDefine &d : defines)
+            if (d.key == key) return &d;
+        return nullptr;
+    }
+    // The define's value, or `fallback` (the shader's own default) where the
+    // variant does not define it.
+    constexpr int64_t value_or(std::string_view key, int64_t fallback) const {
+        const ShaderDefine *d = define(key);
+        return d ? d->value : fallback;
+    }
+};
+
+// The SPIR-V of one variant, as Pipelines::get takes it.
+struct EmbeddedShader {
+    const char *name;  // the variant's name
+    const uint32_t *words;
+    size_t word_count;
+    const ShaderVariant *variant;
+};
+
+// Each registry's generated header specializes ShaderTable<Id> for its enum:
+//   static constexpr ShaderVariant variants[];       in enum order
+//   static const EmbeddedShader &embedded(Id);
+//   static std::span<const EmbeddedShader> all();
+template <class Id>
+struct ShaderTable;
+
+template <class Id>
+constexpr const ShaderVariant &shader_variant(Id id) {
+    return ShaderTable<Id>::variants[static_cast<uint32_t>(id)];
+}
+template <class Id>
+const EmbeddedShader &embedded_shader(Id id) {
+    return ShaderTable<Id>::embedded(id);
+}
+
+// What a lookup asks of one define: KEY = value. With or_default, a variant
+// that leaves KEY undefined matches too (value is the shader's own default).
+struct DefineWant {
+    std::string_view key;
+    int64_t value;
+    bool or_default = false;
+};
+constexpr bool kOrDefault = true;
+
+constexpr bool variant_matches(const ShaderVariant &v, std::string_view source, std::span<const DefineWant> wants) {
+    if (v.tuning || v.source != source) return false;
+    for (const DefineWant &w : wants) {
+        const ShaderDefine *d = v.define(w.key);
+        if (d ? !d->numeric || d->value != w.value : !w.or_default) return false;
+    }
+    return true;
+}
+
+// The one variant of `source` whose defines match every want (tuning variants
+// are never picked), or nullopt when none or several do.
+template <class Id>
+constexpr std::optional<Id> find_variant(std::string_view source, std::span<const DefineWant> wants) {
+    std::optional<Id> found;
+    for (const ShaderVariant &v : ShaderTable<Id>::variants)
+        if (variant_matches(v, source, wants)) {
+            if (found) return std::nullopt;
+            found = static_cast<Id>(v.id);
+        }
+    return found;
+}
+template <class Id>
+constexpr std::optional<Id> find_variant(std::string_view source, std::initializer_list<DefineWant> wants) {
+    return find_variant<Id>(source, std::span<const DefineWant>(wants.begin(), wants.size()));
+}
+
+// Called where a compile-time lookup fails: not constexpr, so the call is the
+// compile error ("call to non-'constexpr' function ... no_single_variant_matches").
+void no_single_variant_matches();
+
+// find_variant at compile time: no match, or several, do not compile.
+template <class Id>
+consteval Id variant_where(std::string_view source, std::initializer_list<DefineWant> wants) {
+    const std::optional<Id> id = find_variant<Id>(source, wants);
+    if (!id) no_single_variant_matches();
+    return *id;
+}
+
+// A variant by name, tuning variants included (the tuning overrides).
+template <class Id>
+constexpr std::optional<Id> variant_named(std::string_view name) {
+    for (const ShaderVariant &v : ShaderTable<Id>::variants)
+        if (v.name == name) return static_cast<Id>(v.id);
+    return std::nullopt;
+}
+
+// "attention.comp with IN_DTYPE=1 OUT_DTYPE=0", for messages.
+std::string describe_want(std::string_view source, std::span<const DefineWant> wants);
 
 // What an op expects of a shader. Bindings are set 0, binding i.
 struct ShaderInterface {
@@ -53,8 +169,13 @@ public:
     // The pipeline of `shader` with `spec`, created on first use. A shader
     // whose reflected interface differs from `iface` gives SHADER_INTERFACE.
     // required_subgroup_size != 0 asks for that size (subgroup size control).
-    Status get(const std::string &shader, const ShaderInterface &iface, const SpecValues &spec,
-               Pipeline **out, uint32_t required_subgroup_size = 0);
+    // Pipelines are keyed by shader name, unique across libvkattn's, the
+    // tools' and the tests' tables (cmake/shaders.cmake checks it).
+    Status get(const EmbeddedShader &shader, const ShaderInterface &iface, const SpecValues &spec, Pipeline **out,
+               uint32_t required_subgroup_size = 0);
+    // The same for one of libvkattn's shaders.
+    Status get(ShaderId shader, const ShaderInterface &iface, const SpecValues &spec, Pipeline **out,
+               uint32_t required_subgroup_size = 0);
 
     // Check a SPIR-V module's interface against `iface`; exposed for tests.
     static Status check_interface(const std::string &name, const uint32_t *words, size_t count,

@@ -118,18 +118,8 @@ endforeach()
 vkattn_coopmat_split(128 8 32)
 vkattn_shader(attention_split attention_split.comp)
 vkattn_shader(attention_coopmat_probe attention_coopmat_probe.comp TARGET_ENV vulkan1.2)
-vkattn_shader(coopmat_sum_probe coopmat_sum_probe.comp TARGET_ENV vulkan1.2)
-# Peak-rate microbenchmark of the cooperative-matrix unit (tools/coopmat_peak.cpp).
-foreach(cfg "16;32;8;4;0" "16;32;16;4;0" "16;32;8;8;0" "16;32;8;4;1" "16;32;8;4;2" "16;32;8;4;3" "16;32;8;4;4"
-            "16;32;8;8;1" "16;32;8;8;2" "16;32;4;8;1" "16;32;8;4;5" "16;32;8;8;5")
-  list(GET cfg 0 tn)
-  list(GET cfg 1 acc)
-  list(GET cfg 2 nacc)
-  list(GET cfg 3 warps)
-  list(GET cfg 4 mode)
-  vkattn_shader(coopmat_peak_n${tn}_a${acc}_x${nacc}_w${warps}_m${mode} coopmat_peak.comp
-                DEFINES TN=${tn} ACC=${acc} NACC=${nacc} WARPS=${warps} MODE=${mode} TARGET_ENV vulkan1.2)
-endforeach()
+# (The peak-rate microbenchmark's variants are the tool's: tools/CMakeLists.txt.
+# The matrix unit's summation probe is a test's: tests/CMakeLists.txt.)
 # Tuning candidates and ablations, built only with -DVKATTN_TUNING_VARIANTS=ON
 # (scripts/gpu-tune.sh sweeps them through VKATTN_COOPMAT_TILE=<suffix>).
 # Suffix parts: w<warps>, k<keys per block>, m<m-tiles per warp>, t8 (lazy
@@ -137,6 +127,7 @@ endforeach()
 # shared memory), pipe (software-pipelined S and softmax), x* (ablations that compute wrong results on purpose, for
 # timing only).
 if(VKATTN_TUNING_VARIANTS)
+  set(VKATTN_SHADER_TUNING ON)
   # One m-tile per warp, 8 warps, 64 keys: exact rescale (w8) and lazy (t8).
   foreach(hd 96 112 128)
     vkattn_coopmat_variant(${hd} w8 NW=8 MT=1 BC=64 OSHARED=0)
@@ -150,8 +141,8 @@ if(VKATTN_TUNING_VARIANTS)
   vkattn_coopmat_variant(64 w4_t8 NW=4 MT=1 BC=64 OSHARED=1 TAU=8)
   vkattn_coopmat_variant(128 w8_t8r NW=8 MT=1 BC=64 OSHARED=0 TAU=8)
   vkattn_coopmat_variant(128 w4_ralw NW=4 MT=1 BC=64 OSHARED=0 RALW=1)
-  # Other key-block sizes.
-  vkattn_coopmat_variant(48 w8_k128 NW=8 MT=1 BC=128 OSHARED=1 TAU=8)
+  # Other key-block sizes. (d48 w8_k128 was the default d48 w8_t8_k128 under a
+  # name without its t8: dropped, one kernel one name.)
   vkattn_coopmat_variant(64 w8_t8_k128 NW=8 MT=1 BC=128 OSHARED=1 TAU=8)
   foreach(hd 48 64)
     vkattn_coopmat_variant(${hd} w4_t8_k128 NW=4 MT=1 BC=128 OSHARED=1 TAU=8)
@@ -174,7 +165,7 @@ if(VKATTN_TUNING_VARIANTS)
     vkattn_coopmat_variant(${hd} w8_m2_k32 NW=8 MT=2 BC=32 OSHARED=1 TAU=8)
   endforeach()
   vkattn_coopmat_variant(64 w4_m2_k32_q1 NW=4 MT=2 BC=32 QSH=1 OSHARED=1 TAU=8)
-  vkattn_coopmat_variant(64 w4_m2_q1 NW=4 MT=2 BC=64 QSH=1 OSHARED=1 TAU=8)
+  # (d64 w4_m2_q1 was w4_m2_k64_q1 under a second name: dropped.)
   vkattn_coopmat_variant(64 w8_m2_k32_r NW=8 MT=2 BC=32 OSHARED=0)
   vkattn_coopmat_variant(64 w4_m2_k32_ralw NW=4 MT=2 BC=32 OSHARED=0 RALW=1)
   vkattn_coopmat_variant(48 w8_m2_k32_ralw NW=8 MT=2 BC=32 OSHARED=0 RALW=1)
@@ -256,4 +247,5 @@ if(VKATTN_TUNING_VARIANTS)
                 DEFINES HD=128 NW=8 MT=1 BC=64 OSHARED=0 TARGET_ENV vulkan1.2)
   vkattn_shader(attention_coopmat_f16_d48_xnoopt attention_coopmat.comp
                 DEFINES HD=48 NW=4 MT=1 BC=64 OSHARED=1 TARGET_ENV vulkan1.2)
+  unset(VKATTN_SHADER_TUNING)
 endif()

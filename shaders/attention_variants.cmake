@@ -18,7 +18,9 @@ vkattn_shader(attention_fast_bf16_of32 attention_fast.comp DEFINES IN_DTYPE=2 OU
 # Tuning builds: ablations of the fast kernel (timing only, wrong results on
 # purpose), picked with VKATTN_ATTN_FAST_VARIANT=abl<N> (see attention_fast.comp).
 if(VKATTN_TUNING_VARIANTS)
+  set(VKATTN_SHADER_TUNING ON)
   foreach(a 1 2 3 4)
     vkattn_shader(attention_fast_f16_abl${a} attention_fast.comp DEFINES IN_DTYPE=1 OUT_DTYPE=1 ABL=${a})
   endforeach()
+  unset(VKATTN_SHADER_TUNING)
 endif()

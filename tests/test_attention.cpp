@@ -201,7 +201,7 @@ TEST_CASE("attention: non-contiguous views", "[attention]") {
 TEST_CASE("attention: split-KV", "[attention]") {
     TestContext ctx;
     VKA_REQUIRE_DEVICE(ctx.ctx);
-    EnvGuard env("VKATTN_FORCE_SPLITKV", "5");
+    TuneGuard env(ctx, "VKATTN_FORCE_SPLITKV", "5");
     Case c;
     c.Nq = 3, c.Nk = 1000, c.Hq = 2;
     run_and_check(ctx, c);
@@ -253,7 +253,7 @@ TEST_CASE("attention: host path in several chunks", "[attention]") {
     // 2, 3, 4 and 6 chunks take turns in the two staging buffers; a
     // per-batch mask (with -inf rows once) and lse ride along.
     for (int64_t B : {4, 2, 3, 6}) {
-        EnvGuard chunks("VKATTN_HOST_CHUNKS", std::to_string(B).c_str());
+        TuneGuard chunks(ctx, "VKATTN_HOST_CHUNKS", std::to_string(B).c_str());
         Case c;
         c.dtype = VKATTN_DTYPE_F32, c.B = B, c.Hq = 4, c.Nq = c.Nk = 600, c.D = 64, c.host = true;
         c.mask_kind = VKATTN_MASK_ADDITIVE, c.mask_shape[1] = 1, c.mask_neg_inf = B == 6;
@@ -330,8 +330,8 @@ TEST_CASE("attention: NaN and infinite inputs", "[attention]") {
     VKA_REQUIRE_DEVICE(ctx.ctx);
     const double inf = std::numeric_limits<double>::infinity();
     for (const char *mode : {"fast", "generic", "splitkv"}) {
-        EnvGuard g1("VKATTN_ATTN_GENERIC", std::strcmp(mode, "generic") == 0 ? "1" : "0");
-        EnvGuard g2("VKATTN_FORCE_SPLITKV", std::strcmp(mode, "splitkv") == 0 ? "3" : "0");
+        TuneGuard g1(ctx, "VKATTN_ATTN_GENERIC", std::strcmp(mode, "generic") == 0 ? "1" : "0");
+        TuneGuard g2(ctx, "VKATTN_FORCE_SPLITKV", std::strcmp(mode, "splitkv") == 0 ? "3" : "0");
         for (vkattn_dtype dt : {VKATTN_DTYPE_F32, VKATTN_DTYPE_F16}) {
             Case c;
             c.dtype = dt, c.Hq = 4, c.Nq = 20, c.Nk = 150, c.D = 40;
@@ -382,7 +382,7 @@ TEST_CASE("attention: deterministic", "[attention]") {
     TestContext ctx;
     VKA_REQUIRE_DEVICE(ctx.ctx);
     for (const char *splits : {"", "4"}) {
-        EnvGuard env("VKATTN_FORCE_SPLITKV", splits);
+        TuneGuard env(ctx, "VKATTN_FORCE_SPLITKV", splits);
         Case c;
         c.Nq = 100, c.Nk = 500, c.flags |= VKATTN_ATTENTION_LSE;
         check_deterministic(ctx, c);
@@ -398,12 +398,12 @@ TEST_CASE("attention: workspace size", "[attention]") {
     build(c, &p);
     uint64_t bytes = 1;
     {
-        EnvGuard env("VKATTN_FORCE_SPLITKV", "4");
+        TuneGuard env(ctx, "VKATTN_FORCE_SPLITKV", "4");
         VKA_CHECK_OK(vkattn_attention_workspace_size(ctx, &p.desc, &bytes));
         CHECK(bytes > 0);
     }
     {
-        EnvGuard env("VKATTN_FORCE_SPLITKV", "1");
+        TuneGuard env(ctx, "VKATTN_FORCE_SPLITKV", "1");
         VKA_CHECK_OK(vkattn_attention_workspace_size(ctx, &p.desc, &bytes));
         CHECK(bytes == 0);
     }
@@ -543,7 +543,7 @@ TEST_CASE("attention: contiguous fast variant and generic fallback", "[attention
     }
     // The generic kernel can be forced on contiguous inputs.
     {
-        EnvGuard env("VKATTN_ATTN_GENERIC", "1");
+        TuneGuard env(ctx, "VKATTN_ATTN_GENERIC", "1");
         Case c;
         c.Nq = 30, c.Nk = 50;
         run_and_check(ctx, c);
@@ -553,8 +553,8 @@ TEST_CASE("attention: contiguous fast variant and generic fallback", "[attention
     // "wg,br,bc,tc,otc,dc"): 8 threads along keys, 4 along Dv, 8-wide
     // head-dim chunks; with forced split-KV partials.
     {
-        EnvGuard env("VKATTN_ATTN_FAST", "64,16,32,8,4,8");
-        EnvGuard split("VKATTN_FORCE_SPLITKV", "3");
+        TuneGuard env(ctx, "VKATTN_ATTN_FAST", "64,16,32,8,4,8");
+        TuneGuard split(ctx, "VKATTN_FORCE_SPLITKV", "3");
         Case c;
         c.dtype = VKATTN_DTYPE_F32;
         c.Nq = 40, c.Nk = 150, c.D = 24, c.Dv = 16;
@@ -566,7 +566,7 @@ TEST_CASE("attention: contiguous fast variant and generic fallback", "[attention
     // the default tiling and at one with several head-dim chunks and V
     // sub-tiles, over several key blocks with a ragged last one.
     for (const char *tiling : {"", "64,16,32,8,4,8"}) {
-        EnvGuard env("VKATTN_ATTN_FAST", tiling);
+        TuneGuard env(ctx, "VKATTN_ATTN_FAST", tiling);
         for (vkattn_dtype dt : {VKATTN_DTYPE_F32, VKATTN_DTYPE_F16}) {
             Case c;
             c.dtype = dt, c.B = 1, c.Hq = 2, c.Nq = 37, c.Nk = 203, c.D = 64, c.Dv = 48;
@@ -576,7 +576,7 @@ TEST_CASE("attention: contiguous fast variant and generic fallback", "[attention
             build(c, &a);
             build(c, &b);
             {
-                EnvGuard pref("VKATTN_ATTN_PREF", "0");
+                TuneGuard pref(ctx, "VKATTN_ATTN_PREF", "0");
                 REQUIRE(run(ctx, a) == VKATTN_SUCCESS);
             }
             REQUIRE(run(ctx, b) == VKATTN_SUCCESS);

@@ -244,7 +244,7 @@ TEST_CASE("attention coopmat: split-KV and windows", "[attention][coopmat]") {
     {
         TestContext ctx;
         VKA_REQUIRE_COOPMAT(ctx.ctx);
-        EnvGuard env("VKATTN_FORCE_SPLITKV", "5");
+        TuneGuard env(ctx, "VKATTN_FORCE_SPLITKV", "5");
         Case c = coop_case();
         c.Nq = 3, c.Nk = 1000;
         coop(ctx, c);
@@ -331,7 +331,7 @@ TEST_CASE("attention coopmat: wide heads", "[attention][coopmat]") {
     c.Nk = 20;  // less than one key block
     coop(ctx, c);
     {
-        EnvGuard env("VKATTN_FORCE_SPLITKV", "5");
+        TuneGuard env(ctx, "VKATTN_FORCE_SPLITKV", "5");
         c.Nq = 3, c.Nk = 1000;
         coop(ctx, c);
         CHECK(last_path(ctx).find("splitkv") != std::string::npos);
@@ -348,7 +348,7 @@ TEST_CASE("attention coopmat: wide heads", "[attention][coopmat]") {
     // without a variant at some bucket falls back to the default there).
     for (const char *tile : {"s4_w16_k16", "s4_w8_k16", "s2_w8_k32", "s2_w8_k16_m2", "s4_w4_k32", "s2_w4_k32",
                              "s4_w4_k32_p0", "s4_w16_k16_t8", "s8_w16_k16", "s2_w2_k32", "s4_w8_k16_m2"}) {
-        EnvGuard env("VKATTN_COOPMAT_TILE", tile);
+        TuneGuard env(ctx, "VKATTN_COOPMAT_TILE", tile);
         for (int64_t D : {160, 192, 256, 384, 512}) {
             Case t = coop_case();
             t.D = D, t.Nq = 100, t.Nk = 150;
@@ -375,7 +375,7 @@ TEST_CASE("attention coopmat: tilings", "[attention][coopmat]") {
     // Every tiling the chooser can pick (a suffix without a variant at some
     // head dim falls back to the default there).
     for (const char *tile : {"w4", "w8_ralw", "w8_t8_k128", "w4_m2_k64", "w8_ralw_pipe", "w8_ralw_pipe_k32"}) {
-        EnvGuard env("VKATTN_COOPMAT_TILE", tile);
+        TuneGuard env(ctx, "VKATTN_COOPMAT_TILE", tile);
         for (int64_t D : {40, 64, 80, 112, 128}) {
             Case c = coop_case();
             c.D = D, c.B = 2, c.Nq = 200, c.Nk = 333;

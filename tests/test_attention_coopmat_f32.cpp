@@ -10,7 +10,6 @@
 // Runs where the device has VK_NV_cooperative_matrix with a usable layout;
 // elsewhere (lavapipe) each test WARNs why and skips.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -21,6 +20,7 @@
 #include "context.h"
 #include "pipelines.h"
 #include "stream.h"
+#include "test_shader_ids.h"
 #include "test_util.h"
 #include "transfer.h"
 #include "vkattn.h"
@@ -134,7 +134,7 @@ TEST_CASE("attention coopmat f32: masks, causal, split-KV", "[attention][coopmat
         c.Nq = nq, c.Nk = nk;
         split(ctx, c);
     }
-    EnvGuard env("VKATTN_FORCE_SPLITKV", "5");
+    TuneGuard env(ctx, "VKATTN_FORCE_SPLITKV", "5");
     c = f32_case();
     c.Nq = 3, c.Nk = 1000, c.D = 128;
     split(ctx, c);
@@ -217,7 +217,7 @@ TEST_CASE("attention coopmat f32: AUTO, fallbacks and determinism", "[attention]
     c.Nq = 100, c.Nk = 300;
     CHECK(run_and_check(ctx, c) == "coopmat_nv_f32");
     {
-        EnvGuard env("VKATTN_COOPMAT_F32", "0");
+        TuneGuard env(ctx, "VKATTN_COOPMAT_F32", "0");
         CHECK(run_and_check(ctx, c).rfind("portable", 0) == 0);
     }
     // Heads above 128: portable under AUTO, refused under COOPMAT.
@@ -277,7 +277,7 @@ TEST_CASE("attention coopmat f32: the matrix unit's sums keep f32 precision", "[
     ShaderInterface iface;
     iface.bindings = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER};
     Pipeline *pipe = nullptr;
-    REQUIRE(c.pipelines().get("coopmat_sum_probe", iface, {}, &pipe).ok());
+    REQUIRE(c.pipelines().get(embedded_shader(TestShaderId::coopmat_sum_probe), iface, {}, &pipe).ok());
     REQUIRE(c.stream().begin().ok());
     REQUIRE(c.stream().dispatch(*pipe, {{bi.get(), 0, 768 * 4, false}, {bo.get(), 0, 256 * 4, true}}, nullptr, 0, 1).ok());
     REQUIRE(c.stream().submit(true).ok());

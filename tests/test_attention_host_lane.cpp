@@ -61,7 +61,8 @@ TEST_CASE("host lane: chunked calls give the single-queue bytes", "[attention][h
     auto late = lane_context("same-late");
     for (vkattn_context l : {lane->ctx, late->ctx}) {
         for (int64_t B : {2, 3, 6}) {
-            EnvGuard chunks("VKATTN_HOST_CHUNKS", std::to_string(B).c_str());
+            TuneGuard chunks(l, "VKATTN_HOST_CHUNKS", std::to_string(B).c_str());
+            TuneGuard plain_chunks(*plain, "VKATTN_HOST_CHUNKS", std::to_string(B).c_str());
             Case c;
             c.dtype = VKATTN_DTYPE_F32, c.B = B, c.Hq = 4, c.Nq = c.Nk = 600, c.D = 64, c.host = true;
             c.flags = VKATTN_ATTENTION_LSE;
@@ -72,14 +73,16 @@ TEST_CASE("host lane: chunked calls give the single-queue bytes", "[attention][h
         }
     }
     {  // f16, grouped-query heads, Dv != D, BNHD views: chunks over kv heads
-        EnvGuard chunks("VKATTN_HOST_CHUNKS", "4");
+        TuneGuard chunks(*lane, "VKATTN_HOST_CHUNKS", "4");
+        TuneGuard plain_chunks(*plain, "VKATTN_HOST_CHUNKS", "4");
         Case c;
         c.dtype = VKATTN_DTYPE_F16, c.B = 1, c.Hq = 8, c.Hkv = 4, c.Nq = 1100, c.Nk = 1201, c.D = 72, c.Dv = 80;
         c.host = true, c.layout = Layout::BNHD;
         same_bytes_on_both(*lane, *plain, c, 4);
     }
     {  // bf16 with gaps between view elements (the out sentinel must survive), bool mask
-        EnvGuard chunks("VKATTN_HOST_CHUNKS", "6");  // one head per chunk
+        TuneGuard chunks(*lane, "VKATTN_HOST_CHUNKS", "6");  // one head per chunk
+        TuneGuard plain_chunks(*plain, "VKATTN_HOST_CHUNKS", "6");
         Case c;
         c.dtype = VKATTN_DTYPE_BF16, c.B = 3, c.Hq = 2, c.Nq = 700, c.Nk = 650, c.D = 96;
         c.host = true, c.layout = Layout::Sliced;
@@ -92,7 +95,8 @@ TEST_CASE("host lane: many calls in a row reuse its command buffers", "[attentio
     auto lane = lane_context("same");
     VKA_REQUIRE_DEVICE(lane->ctx);
     auto plain = lane_context("0");
-    EnvGuard chunks("VKATTN_HOST_CHUNKS", "4");
+    TuneGuard chunks(*lane, "VKATTN_HOST_CHUNKS", "4");
+    TuneGuard plain_chunks(*plain, "VKATTN_HOST_CHUNKS", "4");
     Case c;
     c.dtype = VKATTN_DTYPE_F16, c.B = 4, c.Hq = 2, c.Nq = c.Nk = 900, c.D = 64, c.host = true;
     Problem ref;
@@ -111,7 +115,7 @@ TEST_CASE("host lane: many calls in a row reuse its command buffers", "[attentio
 TEST_CASE("host lane: f16 compute overflowing in a later chunk reruns exactly", "[attention][host][lane]") {
     auto lane = lane_context("same");
     VKA_REQUIRE_DEVICE(lane->ctx);
-    EnvGuard chunks("VKATTN_HOST_CHUNKS", "4");
+    TuneGuard chunks(*lane, "VKATTN_HOST_CHUNKS", "4");
     Case c;
     c.dtype = VKATTN_DTYPE_F32, c.B = 4, c.Hq = 4, c.Nq = c.Nk = 600, c.D = 64, c.host = true;
     c.flags = VKATTN_ATTENTION_LSE;
@@ -131,7 +135,7 @@ TEST_CASE("host lane: a device with copy engines uses them by default", "[attent
     const vkattn_context_options o = staging_options();
     TestContext ctx(&o);
     VKA_REQUIRE_DEVICE(ctx.ctx);
-    EnvGuard chunks("VKATTN_HOST_CHUNKS", "3");
+    TuneGuard chunks(ctx, "VKATTN_HOST_CHUNKS", "3");
     Case c;
     c.dtype = VKATTN_DTYPE_F16, c.B = 3, c.Hq = 2, c.Nq = c.Nk = 900, c.D = 64, c.host = true;
     Problem p;

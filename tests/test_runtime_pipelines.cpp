@@ -4,12 +4,13 @@
 #include <unistd.h>
 
 #include <cstdlib>
-
 #include <filesystem>
 #include <fstream>
 #include <vector>
 
 #include "context.h"
+#include "shader_ids.h"
+#include "test_shader_ids.h"
 #include "test_util.h"
 #include "util_params.h"
 
@@ -20,23 +21,69 @@ ShaderInterface copy_iface() {
     return ShaderInterface{{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER}, sizeof(UtilCopyPush), {0}};
 }
 Context &internal(vkattn_context c) { return *c->ctx; }
+const EmbeddedShader &util_copy() {
+    return embedded_shader(TestShaderId::util_copy_u32);
+}
 }  // namespace
 
 TEST_CASE("every embedded shader is valid SPIR-V with a reflectable interface", "[pipelines]") {
-    REQUIRE(!embedded_shaders().empty());
-    for (const auto &s : embedded_shaders()) {
+    const auto library = ShaderTable<ShaderId>::all();
+    REQUIRE(library.size() == static_cast<size_t>(ShaderId::count));
+    for (const auto &table : {library, ShaderTable<TestShaderId>::all()})
+        for (size_t i = 0; i < table.size(); i++) {
+            const EmbeddedShader &s = table[i];
+            INFO(s.name);
+            REQUIRE(s.word_count > 5);
+            CHECK(s.words[0] == 0x07230203u);  // SPIR-V magic
+            REQUIRE(s.variant != nullptr);
+            CHECK(s.variant->id == i);
+            CHECK(s.variant->name == s.name);
+        }
+    CHECK(Pipelines::check_interface("util_copy_u32", util_copy().words, util_copy().word_count, copy_iface()).ok());
+}
+
+TEST_CASE("libvkattn's shader table: defines, lookups, and no tool or test shaders", "[pipelines]") {
+    // The tools' and the tests' shaders are theirs, not the library's.
+    for (const EmbeddedShader &s : ShaderTable<ShaderId>::all()) {
         INFO(s.name);
-        REQUIRE(s.word_count > 5);
-        CHECK(s.words[0] == 0x07230203u);  // SPIR-V magic
+        const std::string_view name = s.name;
+        CHECK(name.rfind("coopmat_peak", 0) != 0);
+        CHECK(name != "coopmat_sum_probe");
+        CHECK(name != "util_copy_u32");
     }
-    const EmbeddedShader *copy = find_embedded_shader("util_copy_u32");
-    REQUIRE(copy != nullptr);
-    CHECK(Pipelines::check_interface("util_copy_u32", copy->words, copy->word_count, copy_iface()).ok());
+    // Every define of a variant, parsed.
+    constexpr const ShaderVariant &pipe = shader_variant(ShaderId::attention_coopmat_f16_d64_w8_ralw_pipe);
+    static_assert(pipe.source == "attention_coopmat.comp");
+    static_assert(pipe.value_or("HD", 0) == 64 && pipe.value_or("NW", 0) == 8 && pipe.value_or("BC", 0) == 64);
+    static_assert(pipe.value_or("OSHARED", -1) == 0 && pipe.value_or("PIPE", 0) == 1 && pipe.value_or("QSH", -1) == -1);
+    REQUIRE(pipe.define("RALW") != nullptr);
+    CHECK(pipe.define("RALW")->text == "1");
+    CHECK(pipe.define("RALW")->numeric);
+    // Lookups by defines: the one match, or none when no variant or several match.
+    static_assert(variant_where<ShaderId>("attention.comp", {{"IN_DTYPE", 1}, {"OUT_DTYPE", 0}}) ==
+                  ShaderId::attention_f16_of32);
+    static_assert(variant_where<ShaderId>("attention_combine.comp", {{"OUT_DTYPE", 2}}) ==
+                  ShaderId::attention_combine_bf16);
+    CHECK(find_variant<ShaderId>("attention_coopmat_wide.comp",
+                                 {{"HD", 192}, {"DS", 2}, {"RG", 4}, {"BC", 16}, {"MT", 2}}) ==
+          ShaderId::attention_coopmat_f16_d192_s2_w8_k16_m2);
+    CHECK(find_variant<ShaderId>("attention_coopmat_wide.comp",
+                                 {{"HD", 192}, {"DS", 2}, {"RG", 4}, {"BC", 32}, {"MT", 1, kOrDefault}}) ==
+          ShaderId::attention_coopmat_f16_d192_s2_w8_k32);
+    CHECK(!find_variant<ShaderId>("attention_coopmat_wide.comp",
+                                  {{"HD", 192}, {"DS", 2}, {"RG", 4}, {"BC", 32}, {"MT", 1}}));  // MT undefined there
+    CHECK(!find_variant<ShaderId>("attention.comp", {{"IN_DTYPE", 1}}));                         // two match
+    CHECK(!find_variant<ShaderId>("attention.comp", {{"IN_DTYPE", 7}}));                         // none
+    CHECK(!find_variant<ShaderId>("attention_fast.comp", {{"ABL", 1}}));  // tuning variants are never picked
+    const DefineWant want[] = {{"HD", 64}, {"MT", 1, kOrDefault}};
+    CHECK(describe_want("attention_coopmat.comp", want) == "attention_coopmat.comp with HD=64 MT=1 (or undefined)");
+    // By name (the tuning overrides).
+    CHECK(variant_named<ShaderId>("attention_f16") == ShaderId::attention_f16);
+    CHECK(!variant_named<ShaderId>("no_such_shader"));
 }
 
 TEST_CASE("an interface mismatch is a SHADER_INTERFACE status naming the shader", "[pipelines]") {
-    const EmbeddedShader *copy = find_embedded_shader("util_copy_u32");
-    REQUIRE(copy != nullptr);
+    const EmbeddedShader *copy = &util_copy();
     auto expect_mismatch = [&](const ShaderInterface &iface, const char *fragment) {
         Status s = Pipelines::check_interface("util_copy_u32", copy->words, copy->word_count, iface);
         CHECK(s.code() == VKATTN_ERROR_SHADER_INTERFACE);
@@ -64,11 +111,12 @@ TEST_CASE("an interface mismatch is a SHADER_INTERFACE status naming the shader"
     Pipeline *p = nullptr;
     i = copy_iface();
     i.push_constant_size = 8;
-    Status s = internal(ctx).pipelines().get("util_copy_u32", i, {{0, 64}}, &p);
+    Status s = internal(ctx).pipelines().get(util_copy(), i, {{0, 64}}, &p);
     CHECK(s.code() == VKATTN_ERROR_SHADER_INTERFACE);
     CHECK(p == nullptr);
-    s = internal(ctx).pipelines().get("no_such_shader", copy_iface(), {}, &p);
-    CHECK(!s.ok());
+    s = internal(ctx).pipelines().get(ShaderId::count, copy_iface(), {}, &p);
+    CHECK(s.code() == VKATTN_ERROR_INTERNAL);
+    CHECK(p == nullptr);
 }
 
 TEST_CASE("barriers derived from last access keep a chain of dependent dispatches correct", "[pipelines][stream]") {
@@ -76,7 +124,7 @@ TEST_CASE("barriers derived from last access keep a chain of dependent dispatche
     VKA_REQUIRE_DEVICE(ctx.ctx);
     Context &c = internal(ctx);
     Pipeline *p = nullptr;
-    REQUIRE(c.pipelines().get("util_copy_u32", copy_iface(), {{0, 64}}, &p).ok());
+    REQUIRE(c.pipelines().get(util_copy(), copy_iface(), {{0, 64}}, &p).ok());
     const uint32_t n = 100003;  // odd, several workgroups
     std::unique_ptr<Buffer> a, b, stage;
     REQUIRE(Buffer::create(c, Pool::Workspace, n * 4, &a).ok());
@@ -116,7 +164,7 @@ TEST_CASE("the pipeline cache survives corrupt and foreign files", "[pipelines]"
         TestContext ctx(&o);
         VKA_REQUIRE_DEVICE(ctx.ctx);
         Pipeline *p = nullptr;
-        REQUIRE(internal(ctx).pipelines().get("util_copy_u32", copy_iface(), {{0, 64}}, &p).ok());
+        REQUIRE(internal(ctx).pipelines().get(util_copy(), copy_iface(), {{0, 64}}, &p).ok());
         file = internal(ctx).pipelines().cache_file();
         CHECK(!internal(ctx).pipelines().cache_loaded());
     }
@@ -145,7 +193,7 @@ TEST_CASE("the pipeline cache survives corrupt and foreign files", "[pipelines]"
         VKA_REQUIRE_DEVICE(ctx.ctx);
         CHECK(!internal(ctx).pipelines().cache_loaded());
         Pipeline *p = nullptr;
-        REQUIRE(internal(ctx).pipelines().get("util_copy_u32", copy_iface(), {{0, 64}}, &p).ok());
+        REQUIRE(internal(ctx).pipelines().get(util_copy(), copy_iface(), {{0, 64}}, &p).ok());
     }
     {
         TestContext ctx(&o);  // rewritten good at the last destroy
@@ -191,23 +239,23 @@ TEST_CASE("per-dispatch GPU times of the last call", "[runtime][abi]") {
     VKA_CHECK_OK(vkattn_context_last_dispatch_times(ctx, nullptr, 0, &count));
     CHECK(count == 0);  // no call yet
     // One attention call with a forced split-KV: the main pass and the combine pass.
-    setenv("VKATTN_FORCE_SPLITKV", "3", 1);
+    ctx.ctx->ctx->tuning().force_splitkv = 3;  // test hook (settings.h)
     const int64_t B = 1, H = 2, N = 77, D = 40;
     std::vector<uint16_t> q(B * H * N * D, 0x3c00), out(q.size());
     vkattn_attention_desc d = VKATTN_ATTENTION_DESC_INIT;
     d.dtype = d.out_dtype = VKATTN_DTYPE_F16;
     d.q = d.k = d.v = d.out = vkattn_view{{B, H, N, D}, {H * N * D, N * D, D, 1}, 0};
     vkattn_status s = vkattn_attention_host(ctx, &d, q.data(), q.data(), q.data(), nullptr, out.data(), nullptr);
-    unsetenv("VKATTN_FORCE_SPLITKV");
+    ctx.ctx->ctx->tuning().force_splitkv = 0;
     VKA_CHECK_OK(s);
     vkattn_tensor tq = nullptr, to = nullptr;
     const int64_t shape[4] = {B, H, N, D};
     VKA_CHECK_OK(vkattn_tensor_create(ctx, VKATTN_DTYPE_F16, 4, shape, &tq));
     VKA_CHECK_OK(vkattn_tensor_create(ctx, VKATTN_DTYPE_F16, 4, shape, &to));
     VKA_CHECK_OK(vkattn_tensor_upload(tq, q.data(), q.size() * 2));
-    setenv("VKATTN_FORCE_SPLITKV", "3", 1);
+    ctx.ctx->ctx->tuning().force_splitkv = 3;
     s = vkattn_attention(ctx, &d, tq, tq, tq, nullptr, to, nullptr);
-    unsetenv("VKATTN_FORCE_SPLITKV");
+    ctx.ctx->ctx->tuning().force_splitkv = 0;
     VKA_CHECK_OK(s);
     vkattn_call_info info = VKATTN_CALL_INFO_INIT;
     VKA_CHECK_OK(vkattn_context_last_call(ctx, &info));

@@ -16,6 +16,7 @@
 
 #include "context.h"
 #include "memory.h"
+#include "peak_shader_ids.h"
 #include "pipelines.h"
 #include "stream.h"
 
@@ -51,13 +52,13 @@ int main(int argc, char **argv) {
     iface.push_constant_size = 4;
     const uint32_t groups = 132 * 16;
     std::printf("%-34s %10s %10s\n", "variant", "ms", "TFLOP/s");
-    for (const EmbeddedShader &es : embedded_shaders()) {
+    for (const EmbeddedShader &es : ShaderTable<PeakShaderId>::all()) {
         const std::string name = es.name;
-        if (name.rfind("coopmat_peak_", 0) != 0) continue;
-        unsigned tn = 16, acc = 32, nacc = 8, warps = 4, mode = 0;
-        std::sscanf(name.c_str(), "coopmat_peak_n%u_a%u_x%u_w%u_m%u", &tn, &acc, &nacc, &warps, &mode);
+        const ShaderVariant &v = *es.variant;
+        const double tn = static_cast<double>(v.value_or("TN", 16)), nacc = static_cast<double>(v.value_or("NACC", 8)),
+                     warps = static_cast<double>(v.value_or("WARPS", 4));
         Pipeline *pipe = nullptr;
-        st = ctx->pipelines().get(name, iface, {}, &pipe);
+        st = ctx->pipelines().get(es, iface, {}, &pipe);
         if (!st.ok()) {
             std::printf("%-34s %s\n", name.c_str(), st.message().c_str());
             continue;

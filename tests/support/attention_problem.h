@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "attention_reference.h"
+#include "context.h"
 #include "test_util.h"
 #include "vkattn.h"
 
@@ -262,10 +263,32 @@ inline void run_both_host_routes(vkattn_context direct, vkattn_context staged, P
     check_same_bytes(a, b);
 }
 
+// Sets an environment variable for a scope: for settings a context reads
+// when it is created (settings.h), so set it before creating the context.
 struct EnvGuard {
     const char *name;
     EnvGuard(const char *n, const char *v) : name(n) { setenv(n, v, 1); }
     ~EnvGuard() { unsetenv(name); }
+};
+
+// Sets one tuning hook of a live context for a scope, by the name of the
+// variable that would set it at context creation ("" = its default), and
+// restores the context's hooks after.
+class TuneGuard {
+public:
+    TuneGuard(vkattn_context ctx, const char *name, const char *value)
+        : tuning_(ctx->ctx->tuning()), saved_(tuning_) {
+        const vkattn::Status s = vkattn::set_tuning(&tuning_, name, value);
+        INFO(name << "=" << value << ": " << s.message());
+        REQUIRE(s.ok());
+    }
+    ~TuneGuard() { tuning_ = saved_; }
+    TuneGuard(const TuneGuard &) = delete;
+    TuneGuard &operator=(const TuneGuard &) = delete;
+
+private:
+    vkattn::Tuning &tuning_;
+    vkattn::Tuning saved_;
 };
 
 // The two host routes side by side: `direct` takes the imported-memory route
