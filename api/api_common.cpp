@@ -19,14 +19,19 @@ std::unordered_set<const void *> g_handles;  // live contexts and tensors
 
 // fork() while another thread holds the handle table's lock would leave the
 // child's copy locked for good: hold it across the fork in both processes.
-void lock_handles_for_fork() { g_handles_mutex.lock(); }
-void unlock_handles_after_fork() { g_handles_mutex.unlock(); }
-const int g_fork_handlers = ::pthread_atfork(lock_handles_for_fork, unlock_handles_after_fork,
-                                             unlock_handles_after_fork);
+void lock_handles_for_fork() {
+    g_handles_mutex.lock();
+}
+void unlock_handles_after_fork() {
+    g_handles_mutex.unlock();
+}
+const int g_fork_handlers =
+    ::pthread_atfork(lock_handles_for_fork, unlock_handles_after_fork, unlock_handles_after_fork);
 
 Status refuse_inherited(const Context &ctx, const char *what) {
     return Error(VKATTN_ERROR_WRONG_CONTEXT, what, " belongs to process ", ctx.owner_pid(), " and this is process ",
-                 ::getpid(), " (a fork()ed child): Vulkan objects do not survive fork(), so an inherited context "
+                 ::getpid(),
+                 " (a fork()ed child): Vulkan objects do not survive fork(), so an inherited context "
                  "and its tensors cannot be used; create a new context in this process");
 }
 
@@ -47,14 +52,18 @@ bool live(const void *h) {
     return g_handles.count(h) != 0;
 }
 
-bool inherited(const Context &ctx) { return ctx.owner_pid() != ::getpid(); }
+bool inherited(const Context &ctx) {
+    return ctx.owner_pid() != ::getpid();
+}
 
 vkattn_status finish(const Status &s) {
     if (!s.ok()) t_last_error = cat(vkattn_status_string(s.code()), ": ", s.message());
     return s.code();
 }
 
-const char *last_error() { return t_last_error.c_str(); }
+const char *last_error() {
+    return t_last_error.c_str();
+}
 
 vkattn_status fail_from_exception() {
     try {

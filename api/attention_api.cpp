@@ -10,8 +10,8 @@ using namespace vkattn::api;
 extern "C" {
 
 VKATTN_API vkattn_status vkattn_attention(vkattn_context c, const vkattn_attention_desc *desc, vkattn_tensor q,
-                                         vkattn_tensor k, vkattn_tensor v, vkattn_tensor mask, vkattn_tensor out,
-                                         vkattn_tensor lse) {
+                                          vkattn_tensor k, vkattn_tensor v, vkattn_tensor mask, vkattn_tensor out,
+                                          vkattn_tensor lse) {
     return guarded([&]() -> Status {
         VKA_RETURN_IF_ERROR(check_context(c));
         if (!desc) return Error(VKATTN_ERROR_NULL_POINTER, "desc is NULL");
@@ -21,17 +21,21 @@ VKATTN_API vkattn_status vkattn_attention(vkattn_context c, const vkattn_attenti
         VKA_RETURN_IF_ERROR(check_tensor(k, "k"));
         VKA_RETURN_IF_ERROR(check_tensor(v, "v"));
         VKA_RETURN_IF_ERROR(check_tensor(out, "out"));
-        if (d.mask_kind != VKATTN_MASK_NONE) VKA_RETURN_IF_ERROR(check_tensor(mask, "mask"));
-        else mask = nullptr;
-        if (d.flags & VKATTN_ATTENTION_LSE) VKA_RETURN_IF_ERROR(check_tensor(lse, "lse"));
-        else lse = nullptr;
+        if (d.mask_kind != VKATTN_MASK_NONE)
+            VKA_RETURN_IF_ERROR(check_tensor(mask, "mask"));
+        else
+            mask = nullptr;
+        if (d.flags & VKATTN_ATTENTION_LSE)
+            VKA_RETURN_IF_ERROR(check_tensor(lse, "lse"));
+        else
+            lse = nullptr;
         std::lock_guard<std::recursive_mutex> l(c->ctx->mutex);
         return ops::attention(*c->ctx, d, q, k, v, mask, out, lse);
     });
 }
 
 VKATTN_API vkattn_status vkattn_attention_host(vkattn_context c, const vkattn_attention_desc *desc, const void *q,
-                                              const void *k, const void *v, const void *mask, void *out, float *lse) {
+                                               const void *k, const void *v, const void *mask, void *out, float *lse) {
     return guarded([&]() -> Status {
         VKA_RETURN_IF_ERROR(check_context(c));
         if (!desc) return Error(VKATTN_ERROR_NULL_POINTER, "desc is NULL");
@@ -43,7 +47,7 @@ VKATTN_API vkattn_status vkattn_attention_host(vkattn_context c, const vkattn_at
 }
 
 VKATTN_API vkattn_status vkattn_attention_workspace_size(vkattn_context c, const vkattn_attention_desc *desc,
-                                                        uint64_t *bytes) {
+                                                         uint64_t *bytes) {
     return guarded([&]() -> Status {
         if (!bytes) return Error(VKATTN_ERROR_NULL_POINTER, "bytes is NULL");
         *bytes = 0;

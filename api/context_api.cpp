@@ -19,7 +19,8 @@ VKATTN_API vkattn_status vkattn_context_create(const vkattn_context_options *opt
         *out = nullptr;
         vkattn_context_options o = VKATTN_CONTEXT_OPTIONS_INIT;
         if (options) VKA_RETURN_IF_ERROR(read_struct(options, &o, "options"));
-        if (o.flags & ~uint32_t(VKATTN_CONTEXT_VALIDATION | VKATTN_CONTEXT_NO_PIPELINE_CACHE | VKATTN_CONTEXT_NO_HOST_IMPORT))
+        if (o.flags &
+            ~uint32_t(VKATTN_CONTEXT_VALIDATION | VKATTN_CONTEXT_NO_PIPELINE_CACHE | VKATTN_CONTEXT_NO_HOST_IMPORT))
             return Error(VKATTN_ERROR_INVALID_ARGUMENT, "options->flags = ", o.flags, " has unknown bits");
         auto handle = std::make_unique<vkattn_context_s>();
         VKA_RETURN_IF_ERROR(Context::create(o, &handle->ctx));
@@ -117,7 +118,7 @@ VKATTN_API vkattn_status vkattn_context_last_call(vkattn_context c, vkattn_call_
 }
 
 VKATTN_API vkattn_status vkattn_context_last_dispatch_times(vkattn_context c, double *ms, uint32_t capacity,
-                                                           uint32_t *count) {
+                                                            uint32_t *count) {
     return guarded([&]() -> Status {
         if (!count) return Error(VKATTN_ERROR_NULL_POINTER, "count is NULL");
         *count = 0;

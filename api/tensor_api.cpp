@@ -21,7 +21,8 @@ Status check_strides(vkattn_tensor t, const int64_t *s, bool allow_zero) {
         // The farthest element must be addressable: |stride| * (shape-1) summed stays in range.
         if (s[d] > INT64_MAX / 16 || s[d] < -INT64_MAX / 16 ||
             (t->shape[d] > 1 && (s[d] > 0 ? s[d] : -s[d]) > INT64_MAX / 16 / (t->shape[d] - 1)))
-            return Error(VKATTN_ERROR_SIZE_OVERFLOW, "host_strides[", d, "] = ", s[d], " overflows the addressable range");
+            return Error(VKATTN_ERROR_SIZE_OVERFLOW, "host_strides[", d, "] = ", s[d],
+                         " overflows the addressable range");
     }
     return Status::Ok();
 }
@@ -31,7 +32,7 @@ Status check_strides(vkattn_tensor t, const int64_t *s, bool allow_zero) {
 extern "C" {
 
 VKATTN_API vkattn_status vkattn_tensor_create(vkattn_context c, vkattn_dtype dtype, int32_t ndim, const int64_t *shape,
-                                             vkattn_tensor *out) {
+                                              vkattn_tensor *out) {
     return guarded([&]() -> Status {
         if (!out) return Error(VKATTN_ERROR_NULL_POINTER, "out is NULL");
         *out = nullptr;
@@ -65,7 +66,7 @@ VKATTN_API void vkattn_tensor_destroy(vkattn_tensor t) {
 }
 
 VKATTN_API vkattn_status vkattn_tensor_get_info(vkattn_tensor t, vkattn_dtype *dtype, int32_t *ndim, int64_t *shape,
-                                               uint64_t *bytes) {
+                                                uint64_t *bytes) {
     return guarded([&]() -> Status {
         VKA_RETURN_IF_ERROR(check_tensor(t, "tensor"));
         if (dtype) *dtype = t->dtype;
@@ -105,7 +106,8 @@ VKATTN_API vkattn_status vkattn_tensor_upload_strided(vkattn_tensor t, const voi
         if (!src) return Error(VKATTN_ERROR_NULL_POINTER, "src is NULL");
         VKA_RETURN_IF_ERROR(check_strides(t, host_strides, true));
         std::lock_guard<std::recursive_mutex> l(t->ctx->mutex);
-        return upload_strided(*t->ctx, t->buffer.get(), t->ndim, t->shape, vkattn_dtype_size(t->dtype), src, host_strides);
+        return upload_strided(*t->ctx, t->buffer.get(), t->ndim, t->shape, vkattn_dtype_size(t->dtype), src,
+                              host_strides);
     });
 }
 
@@ -115,7 +117,8 @@ VKATTN_API vkattn_status vkattn_tensor_download_strided(vkattn_tensor t, void *d
         if (!dst) return Error(VKATTN_ERROR_NULL_POINTER, "dst is NULL");
         VKA_RETURN_IF_ERROR(check_strides(t, host_strides, false));
         std::lock_guard<std::recursive_mutex> l(t->ctx->mutex);
-        return download_strided(*t->ctx, t->buffer.get(), t->ndim, t->shape, vkattn_dtype_size(t->dtype), dst, host_strides);
+        return download_strided(*t->ctx, t->buffer.get(), t->ndim, t->shape, vkattn_dtype_size(t->dtype), dst,
+                                host_strides);
     });
 }
 

@@ -19,13 +19,14 @@ namespace vkattn::ops {
 namespace attn {
 namespace {
 
-uint64_t esize(vkattn_dtype t) { return vkattn_dtype_size(t); }
+uint64_t esize(vkattn_dtype t) {
+    return vkattn_dtype_size(t);
+}
 
 // Mask strides as the kernel sees them: 0 along broadcast dims.
 int64_t mask_stride(const vkattn_attention_desc &d, int i) {
     return d.mask.shape[i] == 1 ? 0 : d.mask.strides[i];
 }
-
 
 Config choose_config(const Context &ctx, int64_t D, int64_t Dv) {
     Config c;
@@ -69,8 +70,10 @@ Config choose_config(const Context &ctx, int64_t D, int64_t Dv) {
     // Devices with little shared memory get narrower tiles (16 rows stays
     // legal for the 128-thread grids).
     while (c.shared_bytes() > limit && (c.br > 16 || c.bc > 16)) {
-        if (c.br > 16) c.br /= 2;
-        else c.bc /= 2;
+        if (c.br > 16)
+            c.br /= 2;
+        else
+            c.bc /= 2;
         fix();
     }
     return c;
@@ -183,9 +186,12 @@ bool choose_fast_config(const Context &ctx, int64_t D, int64_t Dv, Config *out) 
             *out = f;
             return true;
         }
-        if (c.bc > 16) c.bc /= 2;
-        else if (c.br > 8) c.br /= 2;
-        else return false;
+        if (c.bc > 16)
+            c.bc /= 2;
+        else if (c.br > 8)
+            c.br /= 2;
+        else
+            return false;
     }
     return false;
 }
@@ -225,7 +231,9 @@ constexpr CombineVariant kCombineVariants[] = {combine_variant(VKATTN_DTYPE_F32)
 }  // namespace
 
 std::string plan_path(const Plan &plan, bool split) {
-    return cat(plan.split.on ? "coopmat_nv_f32" : plan_is_coopmat(plan) ? "coopmat_nv" : "portable",
+    return cat(plan.split.on           ? "coopmat_nv_f32"
+               : plan_is_coopmat(plan) ? "coopmat_nv"
+                                       : "portable",
                split ? "+splitkv" : "");
 }
 
@@ -236,8 +244,8 @@ std::string plan_variant(const Plan &plan) {
 
 Status validate_desc(const vkattn_attention_desc &d) {
     if (!is_float_dtype(d.dtype))
-        return Error(VKATTN_ERROR_INVALID_DTYPE, "desc->dtype = ", static_cast<int>(d.dtype), " (",
-                     dtype_name(d.dtype), ") must be F32, F16 or BF16");
+        return Error(VKATTN_ERROR_INVALID_DTYPE, "desc->dtype = ", static_cast<int>(d.dtype), " (", dtype_name(d.dtype),
+                     ") must be F32, F16 or BF16");
     if (d.out_dtype != d.dtype && d.out_dtype != VKATTN_DTYPE_F32)
         return Error(VKATTN_ERROR_INVALID_DTYPE, "desc->out_dtype = ", static_cast<int>(d.out_dtype), " (",
                      dtype_name(d.out_dtype), ") must be desc->dtype (", dtype_name(d.dtype), ") or F32");
@@ -248,12 +256,10 @@ Status validate_desc(const vkattn_attention_desc &d) {
                      d.flags & ~known);
     if ((d.flags & VKATTN_ATTENTION_SCALE) && !std::isfinite(d.scale))
         return Error(VKATTN_ERROR_INVALID_ARGUMENT, "desc->scale = ", d.scale, " must be finite");
-    if (d.backend != VKATTN_BACKEND_AUTO && d.backend != VKATTN_BACKEND_PORTABLE &&
-        d.backend != VKATTN_BACKEND_COOPMAT)
+    if (d.backend != VKATTN_BACKEND_AUTO && d.backend != VKATTN_BACKEND_PORTABLE && d.backend != VKATTN_BACKEND_COOPMAT)
         return Error(VKATTN_ERROR_INVALID_ARGUMENT, "desc->backend = ", static_cast<int>(d.backend), " is unknown");
     if (d.mask_kind != VKATTN_MASK_NONE && d.mask_kind != VKATTN_MASK_ADDITIVE && d.mask_kind != VKATTN_MASK_BOOL)
-        return Error(VKATTN_ERROR_INVALID_ARGUMENT, "desc->mask_kind = ", static_cast<int>(d.mask_kind),
-                     " is unknown");
+        return Error(VKATTN_ERROR_INVALID_ARGUMENT, "desc->mask_kind = ", static_cast<int>(d.mask_kind), " is unknown");
     if (d.mask_kind == VKATTN_MASK_ADDITIVE && d.mask_dtype != VKATTN_DTYPE_F32 && d.mask_dtype != VKATTN_DTYPE_F16)
         return Error(VKATTN_ERROR_INVALID_DTYPE, "desc->mask_dtype = ", dtype_name(d.mask_dtype),
                      ": an additive mask is F32 or F16");
@@ -273,16 +279,14 @@ Status validate_desc(const vkattn_attention_desc &d) {
     VKA_RETURN_IF_ERROR(expect_dim(d.v, "v", 1, Hkv, "Hkv", "desc->k.shape[1]"));
     VKA_RETURN_IF_ERROR(expect_dim(d.v, "v", 2, Nk, "Nk", "desc->k.shape[2]"));
     if (Hq % Hkv != 0)
-        return Error(VKATTN_ERROR_SHAPE_MISMATCH, "desc->k.shape[1] (Hkv = ", Hkv, ") does not divide desc->q.shape[1] (Hq = ",
-                     Hq, ")");
+        return Error(VKATTN_ERROR_SHAPE_MISMATCH, "desc->k.shape[1] (Hkv = ", Hkv,
+                     ") does not divide desc->q.shape[1] (Hq = ", Hq, ")");
     VKA_RETURN_IF_ERROR(expect_dim(d.out, "out", 0, B, "B", "desc->q.shape[0]"));
     VKA_RETURN_IF_ERROR(expect_dim(d.out, "out", 1, Hq, "Hq", "desc->q.shape[1]"));
     VKA_RETURN_IF_ERROR(expect_dim(d.out, "out", 2, Nq, "Nq", "desc->q.shape[2]"));
     VKA_RETURN_IF_ERROR(expect_dim(d.out, "out", 3, Dv, "Dv", "desc->v.shape[3]"));
-    if (D > 512)
-        return Error(VKATTN_ERROR_INVALID_SHAPE, "desc->q.shape[3] (D = ", D, ") must be <= 512");
-    if (Dv > 512)
-        return Error(VKATTN_ERROR_INVALID_SHAPE, "desc->v.shape[3] (Dv = ", Dv, ") must be <= 512");
+    if (D > 512) return Error(VKATTN_ERROR_INVALID_SHAPE, "desc->q.shape[3] (D = ", D, ") must be <= 512");
+    if (Dv > 512) return Error(VKATTN_ERROR_INVALID_SHAPE, "desc->v.shape[3] (Dv = ", Dv, ") must be <= 512");
     int64_t t;
     if (__builtin_mul_overflow(B, Hq, &t) || __builtin_mul_overflow(t, Nq, &t) || __builtin_mul_overflow(t, Nk, &t) ||
         __builtin_mul_overflow(t, std::max<int64_t>(D, Dv), &t))
@@ -333,7 +337,8 @@ Status make_plan(Context &ctx, const vkattn_attention_desc &d, Plan *plan) {
             p.cfg = f;
             p.shader = dv->fast;
 #ifdef VKATTN_TUNING_VARIANTS
-            // Tuning builds: Tuning::attn_fast_variant = abl<N> runs an ablation (wrong results on purpose, timing only).
+            // Tuning builds: Tuning::attn_fast_variant = abl<N> runs an ablation (wrong results on purpose, timing
+            // only).
             if (const std::string &abl = ctx.tuning().attn_fast_variant; !abl.empty()) {
                 if (auto v = variant_named<ShaderId>(cat(shader_variant(p.shader).name, "_", abl))) p.shader = *v;
             }
@@ -385,7 +390,8 @@ Status make_plan(Context &ctx, const vkattn_attention_desc &d, Plan *plan) {
     };
     auto fits_q = [&] {
         const int64_t eq[4] = {tb, th, tq, D}, eo[4] = {tb, th, tq, Dv}, el[4] = {tb, th, tq, 1};
-        return window_need(d.q.strides, eq, es, align) <= range && window_need(d.out.strides, eo, oes, align) <= range &&
+        return window_need(d.q.strides, eq, es, align) <= range &&
+               window_need(d.out.strides, eo, oes, align) <= range &&
                (!has_lse || window_need(d.lse.strides, el, 4, align) <= range);
     };
     auto fits_k = [&] {
@@ -409,17 +415,24 @@ Status make_plan(Context &ctx, const vkattn_attention_desc &d, Plan *plan) {
     for (int guard = 0; guard < 256; guard++) {
         const bool q_ok = fits_q(), k_ok = fits_k(), m_ok = fits_m(), ws_ok = fits_ws(), g_ok = fits_grid();
         if (q_ok && k_ok && m_ok && ws_ok && g_ok) break;
-        if (tb > 1) halve(tb);
-        else if (th > 1) halve(th);
-        else if ((!q_ok || !g_ok) && tq > 1) halve(tq);
+        if (tb > 1)
+            halve(tb);
+        else if (th > 1)
+            halve(th);
+        else if ((!q_ok || !g_ok) && tq > 1)
+            halve(tq);
         else if (!k_ok && tk > 1) {
             // Whole key blocks per chunk while possible.
             tk = tk > static_cast<int64_t>(c.bc) ? static_cast<int64_t>(round_up(div_up(tk, 2), c.bc)) : (tk + 1) / 2;
         } else if (!m_ok && (tq > 1 || tk > 1)) {
-            if (mstr[2] != 0 && tq > 1 && (tq >= tk || mstr[3] == 0 || tk == 1)) halve(tq);
-            else if (tk > 1) halve(tk);
-            else halve(tq);
-        } else if (!ws_ok && tq > 1) halve(tq);
+            if (mstr[2] != 0 && tq > 1 && (tq >= tk || mstr[3] == 0 || tk == 1))
+                halve(tq);
+            else if (tk > 1)
+                halve(tk);
+            else
+                halve(tq);
+        } else if (!ws_ok && tq > 1)
+            halve(tq);
         else
             return Error(VKATTN_ERROR_UNSUPPORTED, "attention: one query row (D = ", D, ", Dv = ", Dv,
                          ") does not fit the max buffer range of ", range, " bytes with these strides");
@@ -434,13 +447,15 @@ Status make_plan(Context &ctx, const vkattn_attention_desc &d, Plan *plan) {
         // calls that need windows go to the portable path.
         plan_split(d, c.hdk, ws, &p.split);
         // (batch x heads within the workgroup-count limit: fits_grid.)
-        const char *why = windowed ? "the call needs windows over its tensors"
+        const char *why = windowed                             ? "the call needs windows over its tensors"
                           : split_max_binding(p.split) > range ? "a split copy exceeds the max buffer range"
                                                                : nullptr;
         if (why) {
             if (d.backend == VKATTN_BACKEND_COOPMAT)
-                return Error(VKATTN_ERROR_UNSUPPORTED, "desc->backend = VKATTN_BACKEND_COOPMAT: f32 inputs on the "
-                             "matrix units need whole tensors in one binding, and ", why);
+                return Error(VKATTN_ERROR_UNSUPPORTED,
+                             "desc->backend = VKATTN_BACKEND_COOPMAT: f32 inputs on the "
+                             "matrix units need whole tensors in one binding, and ",
+                             why);
             vkattn_attention_desc dd = d;
             dd.backend = VKATTN_BACKEND_PORTABLE;
             return make_plan(ctx, dd, plan);
@@ -457,8 +472,7 @@ Status make_plan(Context &ctx, const vkattn_attention_desc &d, Plan *plan) {
     return Status::Ok();
 }
 
-Status record(Context &ctx, const vkattn_attention_desc &d, const Plan &p, const Buffers &bufs,
-              uint32_t *dispatches) {
+Status record(Context &ctx, const vkattn_attention_desc &d, const Plan &p, const Buffers &bufs, uint32_t *dispatches) {
     const Caps &caps = ctx.caps();
     const Config &c = p.cfg;
     const auto [B, Hq, Nq, D, Hkv, Nk, Dv] = dims(d);
@@ -473,7 +487,8 @@ Status record(Context &ctx, const vkattn_attention_desc &d, const Plan &p, const
     for (int i = 0; i < 7; i++) iface.bindings.push_back(VK_DESCRIPTOR_TYPE_STORAGE_BUFFER);
     iface.push_constant_size = sizeof(AttnPush);
     iface.spec_ids = {1, 2, 3, 4, 5, 6, 7};
-    const SpecValues spec = {{0, c.wg}, {1, c.hdk}, {2, c.hdv}, {3, c.br}, {4, c.bc}, {5, c.dc}, {6, c.bv}, {7, c.u_size}};
+    const SpecValues spec = {{0, c.wg}, {1, c.hdk}, {2, c.hdv}, {3, c.br},
+                             {4, c.bc}, {5, c.dc},  {6, c.bv},  {7, c.u_size}};
     Pipeline *main = nullptr, *combine = nullptr;
     VKA_RETURN_IF_ERROR(ctx.pipelines().get(p.shader, iface, spec, &main));
     if (partials) {
@@ -493,16 +508,20 @@ Status record(Context &ctx, const vkattn_attention_desc &d, const Plan &p, const
     prm.dv = static_cast<uint32_t>(Dv);
     prm.group = static_cast<uint32_t>(G);
     prm.flags = ((d.flags & VKATTN_ATTENTION_CAUSAL) ? VKA_ATTN_CAUSAL : 0u) | (has_lse ? VKA_ATTN_LSE : 0u);
-    prm.mask_kind = !has_mask ? VKA_MASK_NONE
-                    : d.mask_kind == VKATTN_MASK_BOOL ? VKA_MASK_BOOL
+    prm.mask_kind = !has_mask                          ? VKA_MASK_NONE
+                    : d.mask_kind == VKATTN_MASK_BOOL  ? VKA_MASK_BOOL
                     : d.mask_dtype == VKATTN_DTYPE_F16 ? VKA_MASK_F16
-                                                        : VKA_MASK_F32;
-    prm.scale = (d.flags & VKATTN_ATTENTION_SCALE) ? d.scale : static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
+                                                       : VKA_MASK_F32;
+    prm.scale =
+        (d.flags & VKATTN_ATTENTION_SCALE) ? d.scale : static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
     prm.split_len = static_cast<uint32_t>(p.split_len);
     auto u = [](int64_t s) { return static_cast<uint32_t>(static_cast<uint64_t>(s)); };  // mod 2^32
-    prm.q_sb = u(d.q.strides[0]), prm.q_sh = u(d.q.strides[1]), prm.q_sn = u(d.q.strides[2]), prm.q_sd = u(d.q.strides[3]);
-    prm.k_sb = u(d.k.strides[0]), prm.k_sh = u(d.k.strides[1]), prm.k_sn = u(d.k.strides[2]), prm.k_sd = u(d.k.strides[3]);
-    prm.v_sb = u(d.v.strides[0]), prm.v_sh = u(d.v.strides[1]), prm.v_sn = u(d.v.strides[2]), prm.v_sd = u(d.v.strides[3]);
+    prm.q_sb = u(d.q.strides[0]), prm.q_sh = u(d.q.strides[1]), prm.q_sn = u(d.q.strides[2]),
+    prm.q_sd = u(d.q.strides[3]);
+    prm.k_sb = u(d.k.strides[0]), prm.k_sh = u(d.k.strides[1]), prm.k_sn = u(d.k.strides[2]),
+    prm.k_sd = u(d.k.strides[3]);
+    prm.v_sb = u(d.v.strides[0]), prm.v_sh = u(d.v.strides[1]), prm.v_sn = u(d.v.strides[2]),
+    prm.v_sd = u(d.v.strides[3]);
     prm.o_sb = u(d.out.strides[0]), prm.o_sh = u(d.out.strides[1]), prm.o_sn = u(d.out.strides[2]),
     prm.o_sd = u(d.out.strides[3]);
     int64_t mstr[4] = {0, 0, 0, 0};
@@ -589,11 +608,13 @@ Status record(Context &ctx, const vkattn_attention_desc &d, const Plan &p, const
                     push.part0 = chunk * per_chunk;
                     if (p.split.on) push.q_org = push.k_org = push.v_org = 0;
                     const SplitPlan &sp = p.split;
-                    const std::vector<Binding> binds = {
-                        ub_main,
-                        sp.on ? Binding{bufs.workspace, sp.q_off, sp.q_bytes, false} : Binding{bufs.q, wq.offset, wq.range, false},
-                        sp.on ? Binding{bufs.workspace, sp.k_off, sp.k_bytes, false} : Binding{bufs.k, wk.offset, wk.range, false},
-                        sp.on ? Binding{bufs.workspace, sp.v_off, sp.v_bytes, false} : Binding{bufs.v, wv.offset, wv.range, false},
+                    const std::vector<Binding> binds = {ub_main,
+                                                        sp.on ? Binding{bufs.workspace, sp.q_off, sp.q_bytes, false}
+                                                              : Binding{bufs.q, wq.offset, wq.range, false},
+                                                        sp.on ? Binding{bufs.workspace, sp.k_off, sp.k_bytes, false}
+                                                              : Binding{bufs.k, wk.offset, wk.range, false},
+                                                        sp.on ? Binding{bufs.workspace, sp.v_off, sp.v_bytes, false}
+                                                              : Binding{bufs.v, wv.offset, wv.range, false},
                                                         bm,
                                                         partials ? Binding{bufs.out, wo.offset, wo.range, false} : bo,
                                                         partials ? dummy_w : bl,
@@ -641,7 +662,12 @@ Status attention(Context &ctx, const vkattn_attention_desc &d, Tensor *q, Tensor
     if (has_lse) VKA_RETURN_IF_ERROR(check_tensor_view(ctx, lse, "lse", VKATTN_DTYPE_F32, "the lse dtype", d.lse));
 
     // Outputs must not overlap inputs or each other.
-    struct Span { Tensor *t; const vkattn_view *v; uint64_t es; const char *name; };
+    struct Span {
+        Tensor *t;
+        const vkattn_view *v;
+        uint64_t es;
+        const char *name;
+    };
     const uint64_t es = vkattn_dtype_size(d.dtype);
     std::vector<Span> ins = {{q, &d.q, es, "q"}, {k, &d.k, es, "k"}, {v, &d.v, es, "v"}};
     if (has_mask) ins.push_back({mask, &d.mask, vkattn_dtype_size(d.mask_dtype), "mask"});

@@ -51,14 +51,14 @@ struct Config {
 struct Plan {
     Config cfg;
     ShaderId shader{}, combine_shader{};  // libvkattn variants (shader_ids.h)
-    uint32_t splits = 1;        // key splits per dispatch (gz)
-    uint64_t split_len = 0;     // keys per split
+    uint32_t splits = 1;                  // key splits per dispatch (gz)
+    uint64_t split_len = 0;               // keys per split
     // dispatch tile: batches, query heads, query rows, keys
     int64_t tb = 1, th = 1, tq = 1, tk = 1;
-    uint32_t parts = 1;         // partials per tile (chunks x splits); 1 = none
-    uint64_t workspace = 0;     // workspace bytes: partials, then the split copies (0 without either)
-    bool windowed = false;      // tiles are smaller than the problem
-    SplitPlan split;            // f32 on the matrix units: where the f16 pairs go (split.on)
+    uint32_t parts = 1;      // partials per tile (chunks x splits); 1 = none
+    uint64_t workspace = 0;  // workspace bytes: partials, then the split copies (0 without either)
+    bool windowed = false;   // tiles are smaller than the problem
+    SplitPlan split;         // f32 on the matrix units: where the f16 pairs go (split.on)
 };
 
 Status make_plan(Context &ctx, const vkattn_attention_desc &d, Plan *plan);
@@ -79,9 +79,7 @@ struct Buffers {
 
 // Records the dispatches of `plan` into ctx.stream() (already begun).
 // Adds the number of dispatches recorded to *dispatches.
-Status record(Context &ctx, const vkattn_attention_desc &d, const Plan &plan, const Buffers &b,
-              uint32_t *dispatches);
-
+Status record(Context &ctx, const vkattn_attention_desc &d, const Plan &plan, const Buffers &b, uint32_t *dispatches);
 
 }  // namespace attn
 }  // namespace vkattn::ops

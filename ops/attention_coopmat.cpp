@@ -111,8 +111,8 @@ Status run_probe(Context &ctx, ProbeResult *res) {
     VKA_RETURN_IF_ERROR(ctx.pipelines().get(ShaderId::attention_coopmat_probe, iface, {}, &pipe));
     CommandStream &s = ctx.stream();
     VKA_RETURN_IF_ERROR(s.begin());
-    Status st = s.dispatch(*pipe, {{in.get(), 0, VKA_CM_PROBE_IN * 4, false}, {out.get(), 0, VKA_CM_PROBE_OUT * 4, true}},
-                           nullptr, 0, 1);
+    Status st = s.dispatch(
+        *pipe, {{in.get(), 0, VKA_CM_PROBE_IN * 4, false}, {out.get(), 0, VKA_CM_PROBE_OUT * 4, true}}, nullptr, 0, 1);
     if (!st.ok()) {
         (void)s.submit(true);
         return st;
@@ -127,8 +127,10 @@ Status run_probe(Context &ctx, ProbeResult *res) {
     if (res->layout == VKA_CM_LAYOUT_NONE) {
         std::string seen;
         for (uint32_t i = 0; i < 16; i++) seen += cat(i ? " " : "", pout[i]);
-        res->why = cat("the probe found an accumulator layout the kernel cannot address in registers (invocations 0-1 "
-                       "hold row*16+col = ", seen, ")");
+        res->why =
+            cat("the probe found an accumulator layout the kernel cannot address in registers (invocations 0-1 "
+                "hold row*16+col = ",
+                seen, ")");
         return Status::Ok();
     }
     for (uint32_t i = 0; i < 256; i++)
@@ -335,8 +337,8 @@ static_assert(
 
 // Heads of 81..128 share bucket 128 and 33..48 bucket 48 (zeros past the head dim).
 template <class Decline>
-Status choose_split(Context &ctx, uint32_t hd, uint32_t layout, Plan *plan,
-                    bool *chosen, Decline &decline, std::string *why) {
+Status choose_split(Context &ctx, uint32_t hd, uint32_t layout, Plan *plan, bool *chosen, Decline &decline,
+                    std::string *why) {
     for (uint32_t b : kSplitBuckets)
         if (b >= hd) {
             hd = b;
@@ -393,8 +395,7 @@ Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, 
     if (layout == VKA_CM_LAYOUT_NONE) return decline();
 
     uint32_t hd = static_cast<uint32_t>(round_up(static_cast<uint64_t>(std::max(d.q.shape[3], d.v.shape[3])), 16));
-    if (d.dtype == VKATTN_DTYPE_F32)
-        return choose_split(ctx, hd, layout, plan, chosen, decline, &why);
+    if (d.dtype == VKATTN_DTYPE_F32) return choose_split(ctx, hd, layout, plan, chosen, decline, &why);
     const bool wide = hd > kMaxNarrow;
     if (wide)
         for (uint32_t b : kWideBuckets)
@@ -402,8 +403,8 @@ Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, 
                 hd = b;
                 break;
             }
-    const uint64_t units8 = static_cast<uint64_t>(d.q.shape[0] * d.q.shape[1]) *
-                            ((static_cast<uint64_t>(d.q.shape[2]) + 127) / 128);
+    const uint64_t units8 =
+        static_cast<uint64_t>(d.q.shape[0] * d.q.shape[1]) * ((static_cast<uint64_t>(d.q.shape[2]) + 127) / 128);
     const uint64_t units64 =
         static_cast<uint64_t>(d.q.shape[0] * d.q.shape[1]) * ((static_cast<uint64_t>(d.q.shape[2]) + 63) / 64);
     // Tuning::coopmat_tile = <suffix> forces attention_coopmat_f16_d<hd>_<suffix>

@@ -45,10 +45,11 @@ bool copy4d_rows(const char *src, const int64_t ss[4], char *dst, const int64_t 
         int64_t run_n = 0;
         auto flush = [&] {
             if (cvt == Cvt::F32ToF16)
-                fine &= f32_to_f16_row(reinterpret_cast<const float *>(run_s), 1, reinterpret_cast<uint16_t *>(run_d), 1,
-                                       run_n);
+                fine &= f32_to_f16_row(reinterpret_cast<const float *>(run_s), 1, reinterpret_cast<uint16_t *>(run_d),
+                                       1, run_n);
             else if (cvt == Cvt::F16ToF32)
-                f16_to_f32_row(reinterpret_cast<const uint16_t *>(run_s), 1, reinterpret_cast<float *>(run_d), 1, run_n);
+                f16_to_f32_row(reinterpret_cast<const uint16_t *>(run_s), 1, reinterpret_cast<float *>(run_d), 1,
+                               run_n);
             else
                 copy_bytes(run_d, run_s, static_cast<size_t>(run_n) * es);
         };
@@ -118,9 +119,8 @@ bool copy4d(const char *src, const int64_t ss[4], char *dst, const int64_t ds[4]
     if (n <= 1) return copy4d_rows(src, ss, dst, ds, ext, es, cvt, 0, rows);
     // Part t covers rows [rows*t/n, rows*(t+1)/n); each writes its own flag.
     std::vector<char> ok(n, 1);
-    parallel_parts(n, [&](unsigned t) {
-        ok[t] = copy4d_rows(src, ss, dst, ds, ext, es, cvt, rows * t / n, rows * (t + 1) / n);
-    });
+    parallel_parts(
+        n, [&](unsigned t) { ok[t] = copy4d_rows(src, ss, dst, ds, ext, es, cvt, rows * t / n, rows * (t + 1) / n); });
     return std::all_of(ok.begin(), ok.end(), [](char c) { return c != 0; });
 }
 
@@ -185,7 +185,10 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
         L.out_bytes = ub * nh * Nq * Dv * does;
         L.lse_bytes = has_lse ? ub * nh * Nq * 4 : 0;
         uint64_t o = 0;
-        auto put = [&](uint64_t &at_, uint64_t bytes) { at_ = o; o = round_up(o + bytes, 256); };
+        auto put = [&](uint64_t &at_, uint64_t bytes) {
+            at_ = o;
+            o = round_up(o + bytes, 256);
+        };
         put(L.q, L.q_bytes), put(L.k, L.k_bytes), put(L.v, L.v_bytes), put(L.mask, L.mask_bytes);
         put(L.out, L.out_bytes), put(L.lse, L.lse_bytes);
         L.total = o;
@@ -217,9 +220,11 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
     const uint64_t budget = std::clamp<uint64_t>(whole / divisor, 12ull << 20, 64ull << 20);
     int64_t nb = 1, nkh = Hkv;
     const int64_t want = ctx.tuning().host_chunks;  // tuning hook: 0 = chosen
-    if (want >= 1) {  // batches split first, then kv heads
-        if (want <= B) nb = (B + want - 1) / want;
-        else nkh = std::clamp<int64_t>((Hkv + (want + B - 1) / B - 1) / ((want + B - 1) / B), 1, Hkv);
+    if (want >= 1) {                                // batches split first, then kv heads
+        if (want <= B)
+            nb = (B + want - 1) / want;
+        else
+            nkh = std::clamp<int64_t>((Hkv + (want + B - 1) / B - 1) / ((want + B - 1) / B), 1, Hkv);
     } else if (const uint64_t per_batch = layout_of(1, Hkv).total; per_batch <= budget) {
         nb = std::clamp<int64_t>(static_cast<int64_t>(budget / per_batch), 1, B);
     } else {
@@ -336,14 +341,17 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
     bool gpu_known = true;
     auto note_time = [&](const CommandStream &cs) {
         const double t = cs.last_gpu_ms();
-        if (t < 0) gpu_known = false;
-        else gpu_ms += t;
+        if (t < 0)
+            gpu_known = false;
+        else
+            gpu_ms += t;
     };
     {
         int64_t last = 0;
         VKA_RETURN_IF_ERROR(view_last(d.out, "out", &last));
         const uint64_t span = static_cast<uint64_t>(last - d.out.offset + 1) * oes;
-        if (span >= (4ull << 20) && ctx.tuning().host_hugepage) advise_huge_pages(static_cast<char *>(out) + d.out.offset * static_cast<int64_t>(oes), span);
+        if (span >= (4ull << 20) && ctx.tuning().host_hugepage)
+            advise_huge_pages(static_cast<char *>(out) + d.out.offset * static_cast<int64_t>(oes), span);
     }
 
     bool split = false;
@@ -389,9 +397,9 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
             if (i >= 2) note_time(cs);
             VKA_RETURN_IF_ERROR(attn::record(ctx, chunks[i].desc, chunks[i].plan, sets[i % 2].bufs, &dispatches));
             comp[i] = lane->next_compute_value();
-            VKA_RETURN_IF_ERROR(cs.submit_timeline({{lane->timeline(Channel::Up), up[i]},
-                                                    {lane->timeline(Channel::Down), i >= 2 ? down[i - 2] : 0}},
-                                                   lane->compute_timeline(), comp[i]));
+            VKA_RETURN_IF_ERROR(cs.submit_timeline(
+                {{lane->timeline(Channel::Up), up[i]}, {lane->timeline(Channel::Down), i >= 2 ? down[i - 2] : 0}},
+                lane->compute_timeline(), comp[i]));
             split = split || chunks[i].plan.parts > 1;
             return late ? Status::Ok() : download(i);
         };
@@ -428,7 +436,7 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
         const bool packed = pack(c, static_cast<char *>(st->mapped()));
         prof.mark("pack");
         if (!packed) {
-            *overflow = true;  // the caller runs the call again without converting
+            *overflow = true;      // the caller runs the call again without converting
             return stream.wait();  // packing precedes begin(): nothing is being recorded
         }
         Status s = stream.begin();  // waits for chunk i-1

@@ -9,6 +9,8 @@
 // a discrete GPU (see direct_wanted), no import support, memory the driver will not import, a call under 1 MiB,
 // addresses beyond 32 bits, or device memory short of the dense copies. The
 // chunked staging path (attention_host.cpp) then serves the call.
+#include "attention_host_direct.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -16,7 +18,6 @@
 #include <memory>
 
 #include "attention.h"
-#include "attention_host_direct.h"
 #include "gpu_copy4d.h"
 #include "host_profile.h"
 #include "transfer.h"
@@ -41,8 +42,7 @@ struct Imported {
     uint64_t first = 0;
 };
 
-Status import_view(Context &ctx, const void *base, const vkattn_view &v, const char *name, uint64_t es,
-                   Imported *out) {
+Status import_view(Context &ctx, const void *base, const vkattn_view &v, const char *name, uint64_t es, Imported *out) {
     int64_t last = 0;
     VKA_RETURN_IF_ERROR(view_last(v, name, &last));
     const char *p = static_cast<const char *>(base) + v.offset * static_cast<int64_t>(es);
@@ -104,9 +104,8 @@ bool is_oom(const Status &s) {
 
 }  // namespace
 
-Status attention_host_direct(Context &ctx, const vkattn_attention_desc &d, const void *q, const void *k,
-                             const void *v, const void *mask, void *out, float *lse, bool cvt, bool *done,
-                             bool *overflow) {
+Status attention_host_direct(Context &ctx, const vkattn_attention_desc &d, const void *q, const void *k, const void *v,
+                             const void *mask, void *out, float *lse, bool cvt, bool *done, bool *overflow) {
     *done = false;
     if (!ctx.host_import_allowed() || !direct_wanted(ctx)) return Status::Ok();
     const bool has_mask = d.mask_kind != VKATTN_MASK_NONE, has_lse = (d.flags & VKATTN_ATTENTION_LSE) != 0;
@@ -186,7 +185,8 @@ Status attention_host_direct(Context &ctx, const vkattn_attention_desc &d, const
     auto fits = [&](const Move &m) {
         return gpu_copy4d_fits(ctx, *m.src, m.src_first, m.src_strides, *m.dst, m.dst_first, m.dst_strides, m.ext);
     };
-    if (!std::all_of(std::begin(gathers), std::end(gathers), fits) || !std::all_of(scatters.begin(), scatters.end(), fits))
+    if (!std::all_of(std::begin(gathers), std::end(gathers), fits) ||
+        !std::all_of(scatters.begin(), scatters.end(), fits))
         return Status::Ok();
 
     attn::Buffers bufs;
@@ -209,8 +209,10 @@ Status attention_host_direct(Context &ctx, const vkattn_attention_desc &d, const
     if (s.ok()) s = stream.submit(true);
     prof.mark("gpu wait");
     if (!s.ok()) {
-        if (stream.recording()) (void)stream.submit(true);
-        else (void)stream.wait();
+        if (stream.recording())
+            (void)stream.submit(true);
+        else
+            (void)stream.wait();
         return s;
     }
     *done = true;

@@ -12,8 +12,7 @@ namespace vkattn::ops {
 // (*done = false) for the staging path. cvt: f32 inputs are rounded to f16
 // on the GPU and the f16 result widened into out; *overflow is set when a
 // finite input rounded beyond f16 (out then holds garbage: rerun exactly).
-Status attention_host_direct(Context &ctx, const vkattn_attention_desc &d, const void *q, const void *k,
-                             const void *v, const void *mask, void *out, float *lse, bool cvt, bool *done,
-                             bool *overflow);
+Status attention_host_direct(Context &ctx, const vkattn_attention_desc &d, const void *q, const void *k, const void *v,
+                             const void *mask, void *out, float *lse, bool cvt, bool *done, bool *overflow);
 
 }  // namespace vkattn::ops

@@ -10,7 +10,9 @@
 namespace vkattn::ops::attn {
 namespace {
 
-uint64_t align256(uint64_t v) { return (v + 255) / 256 * 256; }
+uint64_t align256(uint64_t v) {
+    return (v + 255) / 256 * 256;
+}
 
 // Bytes of the split copy of a [B, H, N, *] view at bucket hd.
 uint64_t copy_bytes(const vkattn_view &v, uint32_t hd) {
@@ -39,7 +41,9 @@ void plan_split(const vkattn_attention_desc &d, uint32_t hd, uint64_t partials, 
     *sp = p;
 }
 
-uint64_t split_max_binding(const SplitPlan &sp) { return std::max({sp.q_bytes, sp.k_bytes, sp.v_bytes}); }
+uint64_t split_max_binding(const SplitPlan &sp) {
+    return std::max({sp.q_bytes, sp.k_bytes, sp.v_bytes});
+}
 
 Status record_split(Context &ctx, const SplitPlan &sp, const SplitSource src[3], Buffer *ws, uint32_t *dispatches) {
     if (!sp.on || !ws || ws->size() < sp.total)
@@ -71,8 +75,8 @@ Status record_split(Context &ctx, const SplitPlan &sp, const SplitSource src[3],
         p.tab_org = tab_org;
         tab_org += u(v.shape[0] * v.shape[1]);
         const uint64_t pairs = static_cast<uint64_t>(v.shape[2]) * (sp.hd / 2);
-        gx[t] = static_cast<uint32_t>(std::min<uint64_t>((pairs + VKA_SPLIT_LOCAL - 1) / VKA_SPLIT_LOCAL,
-                                                         std::min<uint32_t>(max_x, 4096)));
+        gx[t] = static_cast<uint32_t>(
+            std::min<uint64_t>((pairs + VKA_SPLIT_LOCAL - 1) / VKA_SPLIT_LOCAL, std::min<uint32_t>(max_x, 4096)));
         gy[t] = u(v.shape[0] * v.shape[1]);
     }
     for (uint32_t mode : {VKA_SPLIT_MAX, VKA_SPLIT_CONVERT})

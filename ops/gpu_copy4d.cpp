@@ -18,14 +18,10 @@ uint64_t last_element(uint64_t offset, const int64_t strides[4], const int64_t e
 
 ShaderId shader_of(GpuCopy k) {
     switch (k) {
-        case GpuCopy::U32:
-            return ShaderId::copy4d_u32;
-        case GpuCopy::U16:
-            return ShaderId::copy4d_u16;
-        case GpuCopy::F32ToF16:
-            return ShaderId::copy4d_f32_f16;
-        case GpuCopy::F16ToF32:
-            return ShaderId::copy4d_f16_f32;
+        case GpuCopy::U32: return ShaderId::copy4d_u32;
+        case GpuCopy::U16: return ShaderId::copy4d_u16;
+        case GpuCopy::F32ToF16: return ShaderId::copy4d_f32_f16;
+        case GpuCopy::F16ToF32: return ShaderId::copy4d_f16_f32;
     }
     return ShaderId::copy4d_u32;
 }
@@ -44,7 +40,8 @@ bool gpu_copy4d_fits(Context &ctx, const Buffer &src, uint64_t src_offset, const
     }
     // Strides below 2^32 keep the products below 2^64 (ext < 2^32 each).
     for (int i = 0; i < 4; i++)
-        if (static_cast<uint64_t>(src_strides[i]) > 0xffffffffull || static_cast<uint64_t>(dst_strides[i]) > 0xffffffffull)
+        if (static_cast<uint64_t>(src_strides[i]) > 0xffffffffull ||
+            static_cast<uint64_t>(dst_strides[i]) > 0xffffffffull)
             return false;
     return last_element(src_offset, src_strides, ext) <= 0xffffffffull &&
            last_element(dst_offset, dst_strides, ext) <= 0xffffffffull;

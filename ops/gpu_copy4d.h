@@ -9,10 +9,10 @@
 namespace vkattn::ops {
 
 enum class GpuCopy : uint8_t {
-    U32,      // 4-byte elements as they are
-    U16,      // 2-byte elements as they are
-    F32ToF16, // round to nearest even; a finite value beyond f16 sets flag[0] = 1
-    F16ToF32, // exact
+    U32,       // 4-byte elements as they are
+    U16,       // 2-byte elements as they are
+    F32ToF16,  // round to nearest even; a finite value beyond f16 sets flag[0] = 1
+    F16ToF32,  // exact
 };
 
 // True if a box `ext` at these strides and element offsets addresses only

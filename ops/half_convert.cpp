@@ -46,10 +46,13 @@ __attribute__((target("avx,f16c"))) bool to_f16_f16c_body(const float *src, uint
         const __m256 x = _mm256_loadu_ps(src + i);
         // Finite and beyond 65504 (NaN and inf compare false / are not finite overflows).
         const __m256 ax = _mm256_and_ps(x, absmask);
-        over = _mm256_or_ps(over, _mm256_and_ps(_mm256_cmp_ps(ax, limit, _CMP_GT_OQ), _mm256_cmp_ps(ax, inf, _CMP_LT_OQ)));
+        over =
+            _mm256_or_ps(over, _mm256_and_ps(_mm256_cmp_ps(ax, limit, _CMP_GT_OQ), _mm256_cmp_ps(ax, inf, _CMP_LT_OQ)));
         const __m128i h = _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT);
-        if constexpr (kStream) _mm_stream_si128(reinterpret_cast<__m128i *>(dst + i), h);
-        else _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + i), h);
+        if constexpr (kStream)
+            _mm_stream_si128(reinterpret_cast<__m128i *>(dst + i), h);
+        else
+            _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + i), h);
     }
     if constexpr (kStream) _mm_sfence();
     bool ok = _mm256_movemask_ps(over) == 0;
@@ -69,8 +72,10 @@ template <bool kStream>
 __attribute__((target("avx,f16c"))) void to_f32_f16c_body(const uint16_t *src, float *dst, int64_t i, int64_t n) {
     for (; i + 8 <= n; i += 8) {
         const __m256 f = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(src + i)));
-        if constexpr (kStream) _mm256_stream_ps(dst + i, f);
-        else _mm256_storeu_ps(dst + i, f);
+        if constexpr (kStream)
+            _mm256_stream_ps(dst + i, f);
+        else
+            _mm256_storeu_ps(dst + i, f);
     }
     if constexpr (kStream) _mm_sfence();
     for (; i < n; i++) dst[i] = f16_bits_to_f32(src[i]);

@@ -46,7 +46,9 @@ private:
         std::snprintf(b, sizeof b, "%.2f", ms);
         return b;
     }
-    double ms_since(Clock::time_point t) const { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+    double ms_since(Clock::time_point t) const {
+        return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+    }
     const char *route_;
     bool on_ = false;
     Clock::time_point start_, last_;

@@ -7,11 +7,11 @@ namespace vkattn::ops {
 
 const char *dtype_name(vkattn_dtype t) {
     switch (t) {
-    case VKATTN_DTYPE_F32: return "F32";
-    case VKATTN_DTYPE_F16: return "F16";
-    case VKATTN_DTYPE_BF16: return "BF16";
-    case VKATTN_DTYPE_BOOL: return "BOOL";
-    default: return "unknown";
+        case VKATTN_DTYPE_F32: return "F32";
+        case VKATTN_DTYPE_F16: return "F16";
+        case VKATTN_DTYPE_BF16: return "BF16";
+        case VKATTN_DTYPE_BOOL: return "BOOL";
+        default: return "unknown";
     }
 }
 

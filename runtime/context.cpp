@@ -19,11 +19,11 @@ std::string lower(std::string s) {
 
 int type_rank(uint32_t t) {
     switch (t) {
-    case VKATTN_DEVICE_DISCRETE_GPU: return 4;
-    case VKATTN_DEVICE_INTEGRATED_GPU: return 3;
-    case VKATTN_DEVICE_VIRTUAL_GPU: return 2;
-    case VKATTN_DEVICE_CPU: return 1;
-    default: return 0;
+        case VKATTN_DEVICE_DISCRETE_GPU: return 4;
+        case VKATTN_DEVICE_INTEGRATED_GPU: return 3;
+        case VKATTN_DEVICE_VIRTUAL_GPU: return 2;
+        case VKATTN_DEVICE_CPU: return 1;
+        default: return 0;
     }
 }
 
@@ -36,18 +36,21 @@ std::string device_list(const std::vector<Caps> &caps) {
 Status select_device(const vkattn_context_options &o, const std::string &env_device, const std::vector<Caps> &caps,
                      uint32_t *index) {
     if (caps.empty())
-        return Error(VKATTN_ERROR_NO_DEVICE, "no Vulkan 1.2 device found (install a driver; lavapipe: mesa-vulkan-drivers)");
+        return Error(VKATTN_ERROR_NO_DEVICE,
+                     "no Vulkan 1.2 device found (install a driver; lavapipe: mesa-vulkan-drivers)");
     auto by_name = [&](const std::string &needle, const char *what) -> Status {
         for (size_t i = 0; i < caps.size(); i++)
             if (lower(caps[i].info.name).find(lower(needle)) != std::string::npos) {
                 *index = static_cast<uint32_t>(i);
                 return Status::Ok();
             }
-        return Error(VKATTN_ERROR_NO_DEVICE, what, " \"", needle, "\" matches no device (devices: ", device_list(caps), ")");
+        return Error(VKATTN_ERROR_NO_DEVICE, what, " \"", needle, "\" matches no device (devices: ", device_list(caps),
+                     ")");
     };
     auto by_index = [&](long long i, const char *what) -> Status {
         if (i < 0 || static_cast<size_t>(i) >= caps.size())
-            return Error(VKATTN_ERROR_NO_DEVICE, what, " = ", i, " is not a device index (devices: ", device_list(caps), ")");
+            return Error(VKATTN_ERROR_NO_DEVICE, what, " = ", i, " is not a device index (devices: ", device_list(caps),
+                         ")");
         *index = static_cast<uint32_t>(i);
         return Status::Ok();
     };
@@ -97,7 +100,8 @@ Status Context::init(const vkattn_context_options &o) {
 
     const uint64_t range = o.max_buffer_range ? o.max_buffer_range : settings_.max_buffer_range;
     if (range) {
-        if (range < 4096) return Error(VKATTN_ERROR_INVALID_ARGUMENT, "options->max_buffer_range = ", range, " is below 4096 bytes");
+        if (range < 4096)
+            return Error(VKATTN_ERROR_INVALID_ARGUMENT, "options->max_buffer_range = ", range, " is below 4096 bytes");
         caps_.max_buffer_range = std::min<uint64_t>(range, info.max_storage_buffer_range);
     }
     // Keep windows a multiple of 16 bytes so vec4 loads stay inside them.
@@ -118,7 +122,8 @@ Status Context::init(const vkattn_context_options &o) {
     VkPhysicalDeviceFeatures2 f2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
     VkPhysicalDeviceVulkan11Features f11{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
     VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
-    VkPhysicalDeviceSubgroupSizeControlFeaturesEXT fsg{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES_EXT};
+    VkPhysicalDeviceSubgroupSizeControlFeaturesEXT fsg{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES_EXT};
     VkPhysicalDeviceCooperativeMatrixFeaturesNV fcm{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
     VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR fpe{
         VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR};

@@ -2,6 +2,8 @@
 // command stream. Everything an op needs goes through this object.
 #pragma once
 
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -9,8 +11,6 @@
 #include <set>
 #include <string>
 #include <vector>
-
-#include <unistd.h>
 
 #include "memory.h"
 #include "pipelines.h"
@@ -32,13 +32,13 @@ struct Caps {
     VkPhysicalDeviceProperties props{};
     VkPhysicalDeviceMemoryProperties mem{};
     uint32_t compute_queue_family = 0;
-    int32_t transfer_queue_family = -1;  // a transfer-only family (copy engines), -1: none
-    uint32_t transfer_queue_count = 0;   // its queues
-    bool subgroup_shuffle = false;  // the rest of the ops are in info.subgroup_ops
-    bool subgroup_size_control = false;  // can require a size per pipeline
-    std::vector<CoopMatShape> nv_coopmat;  // VK_NV_cooperative_matrix shapes
+    int32_t transfer_queue_family = -1;     // a transfer-only family (copy engines), -1: none
+    uint32_t transfer_queue_count = 0;      // its queues
+    bool subgroup_shuffle = false;          // the rest of the ops are in info.subgroup_ops
+    bool subgroup_size_control = false;     // can require a size per pipeline
+    std::vector<CoopMatShape> nv_coopmat;   // VK_NV_cooperative_matrix shapes
     bool pipeline_executable_info = false;  // VK_KHR_pipeline_executable_properties
-    uint64_t max_buffer_range = 0;  // effective: min(device, option)
+    uint64_t max_buffer_range = 0;          // effective: min(device, option)
 };
 
 // Query a physical device's capabilities into `caps` (no logical device needed).
@@ -102,7 +102,7 @@ public:
     // fork(): a child refuses every call on an inherited context.
     pid_t owner_pid() const { return owner_pid_; }
 
-    std::recursive_mutex mutex;  // taken by every ABI call on this context
+    std::recursive_mutex mutex;                  // taken by every ABI call on this context
     std::set<struct vkattn_tensor_s *> tensors;  // alive, freed at destruction
     CallInfo last_call;
 

@@ -54,8 +54,9 @@ Status create_instance(bool validation, VkInstance *out, VkDebugUtilsMessengerEX
     uint32_t loader_version = VK_API_VERSION_1_0;
     if (vkEnumerateInstanceVersion) vkEnumerateInstanceVersion(&loader_version);
     if (loader_version < VK_API_VERSION_1_2)
-        return Error(VKATTN_ERROR_NO_VULKAN, "the Vulkan loader supports version ", VK_API_VERSION_MAJOR(loader_version),
-                     ".", VK_API_VERSION_MINOR(loader_version), "; vkattn needs 1.2");
+        return Error(VKATTN_ERROR_NO_VULKAN, "the Vulkan loader supports version ",
+                     VK_API_VERSION_MAJOR(loader_version), ".", VK_API_VERSION_MINOR(loader_version),
+                     "; vkattn needs 1.2");
 
     std::vector<const char *> layers, exts;
     if (validation) {
@@ -84,7 +85,8 @@ Status create_instance(bool validation, VkInstance *out, VkDebugUtilsMessengerEX
     ci.enabledExtensionCount = static_cast<uint32_t>(exts.size());
     ci.ppEnabledExtensionNames = exts.data();
     VkDebugUtilsMessengerCreateInfoEXT dbg{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
-    dbg.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT;
+    dbg.messageSeverity =
+        VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT;
     dbg.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
                       VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
     dbg.pfnUserCallback = debug_callback;
@@ -148,22 +150,31 @@ void query_caps(VkPhysicalDevice pd, uint32_t index, Caps *caps) {
 
     VkPhysicalDeviceProperties2 p2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
     VkPhysicalDeviceSubgroupProperties sg{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
-    VkPhysicalDeviceSubgroupSizeControlPropertiesEXT sgsc{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES_EXT};
-    VkPhysicalDeviceExternalMemoryHostPropertiesEXT hostp{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_MEMORY_HOST_PROPERTIES_EXT};
+    VkPhysicalDeviceSubgroupSizeControlPropertiesEXT sgsc{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES_EXT};
+    VkPhysicalDeviceExternalMemoryHostPropertiesEXT hostp{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_MEMORY_HOST_PROPERTIES_EXT};
     VkPhysicalDeviceDriverProperties drv{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
     VkPhysicalDeviceIDProperties idp{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ID_PROPERTIES};
     p2.pNext = &sg;
     sg.pNext = &drv;
     drv.pNext = &idp;
     void **tail = &idp.pNext;
-    if (has_sgsc) { *tail = &sgsc; tail = &sgsc.pNext; }
-    if (has_host) { *tail = &hostp; tail = &hostp.pNext; }
+    if (has_sgsc) {
+        *tail = &sgsc;
+        tail = &sgsc.pNext;
+    }
+    if (has_host) {
+        *tail = &hostp;
+        tail = &hostp.pNext;
+    }
     vkGetPhysicalDeviceProperties2(pd, &p2);
 
     VkPhysicalDeviceFeatures2 f2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
     VkPhysicalDeviceVulkan11Features f11{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
     VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
-    VkPhysicalDeviceSubgroupSizeControlFeaturesEXT fsg{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES_EXT};
+    VkPhysicalDeviceSubgroupSizeControlFeaturesEXT fsg{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES_EXT};
     f2.pNext = &f11;
     f11.pNext = &f12;
     if (has_sgsc) f12.pNext = &fsg;
@@ -175,11 +186,11 @@ void query_caps(VkPhysicalDevice pd, uint32_t index, Caps *caps) {
     info.vendor_id = c.props.vendorID;
     info.device_id = c.props.deviceID;
     switch (c.props.deviceType) {
-    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: info.device_type = VKATTN_DEVICE_INTEGRATED_GPU; break;
-    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: info.device_type = VKATTN_DEVICE_DISCRETE_GPU; break;
-    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: info.device_type = VKATTN_DEVICE_VIRTUAL_GPU; break;
-    case VK_PHYSICAL_DEVICE_TYPE_CPU: info.device_type = VKATTN_DEVICE_CPU; break;
-    default: info.device_type = VKATTN_DEVICE_OTHER;
+        case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: info.device_type = VKATTN_DEVICE_INTEGRATED_GPU; break;
+        case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: info.device_type = VKATTN_DEVICE_DISCRETE_GPU; break;
+        case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: info.device_type = VKATTN_DEVICE_VIRTUAL_GPU; break;
+        case VK_PHYSICAL_DEVICE_TYPE_CPU: info.device_type = VKATTN_DEVICE_CPU; break;
+        default: info.device_type = VKATTN_DEVICE_OTHER;
     }
     info.api_version = c.props.apiVersion;
     info.driver_version = c.props.driverVersion;
@@ -237,7 +248,8 @@ void query_caps(VkPhysicalDevice pd, uint32_t index, Caps *caps) {
     c.compute_queue_family = chosen < 0 ? 0 : static_cast<uint32_t>(chosen);
     for (uint32_t i = 0; i < qn; i++) {  // copy engines: transfer without graphics or compute
         const VkQueueFlags f = qf[i].queueFlags;
-        if ((f & VK_QUEUE_TRANSFER_BIT) && !(f & (VK_QUEUE_GRAPHICS_BIT | VK_QUEUE_COMPUTE_BIT)) && qf[i].queueCount > 0) {
+        if ((f & VK_QUEUE_TRANSFER_BIT) && !(f & (VK_QUEUE_GRAPHICS_BIT | VK_QUEUE_COMPUTE_BIT)) &&
+            qf[i].queueCount > 0) {
             c.transfer_queue_family = static_cast<int32_t>(i);
             c.transfer_queue_count = qf[i].queueCount;
             break;
@@ -253,8 +265,8 @@ void query_caps(VkPhysicalDevice pd, uint32_t index, Caps *caps) {
         vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(pd, &cn, cm.data());
         for (uint32_t i = 0; i < cn; i++)
             if (cm[i].scope == VK_SCOPE_SUBGROUP_NV)
-                c.nv_coopmat.push_back({cm[i].MSize, cm[i].NSize, cm[i].KSize, cm[i].AType, cm[i].BType, cm[i].CType,
-                                        cm[i].DType});
+                c.nv_coopmat.push_back(
+                    {cm[i].MSize, cm[i].NSize, cm[i].KSize, cm[i].AType, cm[i].BType, cm[i].CType, cm[i].DType});
     }
     c.max_buffer_range = info.max_storage_buffer_range;
 }

@@ -14,16 +14,18 @@ constexpr uint64_t kStagingBlock = 64ull << 20;
 
 const char *pool_name(Pool p) {
     switch (p) {
-    case Pool::Tensor: return "tensor";
-    case Pool::Workspace: return "workspace";
-    case Pool::Staging: return "staging";
-    default: return "?";
+        case Pool::Tensor: return "tensor";
+        case Pool::Workspace: return "workspace";
+        case Pool::Staging: return "staging";
+        default: return "?";
     }
 }
 
 MemoryManager::MemoryManager(Context &ctx, uint64_t heap_limit) : ctx_(ctx), heap_limit_(heap_limit) {}
 
-MemoryManager::~MemoryManager() { release_all(); }
+MemoryManager::~MemoryManager() {
+    release_all();
+}
 
 void MemoryManager::release_all() {
     auto drop = [&](std::list<Block> &l) {
@@ -48,7 +50,8 @@ uint64_t MemoryManager::budget() const {
         vkGetPhysicalDeviceMemoryProperties2(ctx_.physical(), &m2);
         uint64_t best = 0;
         for (uint32_t h = 0; h < caps.mem.memoryHeapCount; h++)
-            if (caps.mem.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) best = std::max(best, mb.heapBudget[h]);
+            if (caps.mem.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)
+                best = std::max(best, mb.heapBudget[h]);
         if (best) b = best;
     }
     if (heap_limit_) b = std::min(b, heap_limit_);
@@ -68,7 +71,8 @@ uint32_t MemoryManager::pick_type(Pool pool, uint32_t bits) const {
     };
     uint32_t t = UINT32_MAX;
     if (pool == Pool::Staging) {
-        t = find(VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT | VK_MEMORY_PROPERTY_HOST_CACHED_BIT);
+        t = find(VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT |
+                 VK_MEMORY_PROPERTY_HOST_CACHED_BIT);
         if (t == UINT32_MAX) t = find(VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
     } else {
         t = find(VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
@@ -87,9 +91,9 @@ Status MemoryManager::new_block(std::list<Block> &list, Pool pool, uint32_t type
                                 Block **out) {
     const bool device_local = is_device_local_type(type) && pool != Pool::Staging;
     if (device_local && device_bytes_ + size > budget())
-        return Error(VKATTN_ERROR_OUT_OF_DEVICE_MEMORY, "out of device memory: ", size, " more bytes would exceed the budget of ",
-                     budget(), " bytes (", device_bytes_, " held by vkattn", heap_limit_ ? ", artificial heap limit set" : "",
-                     ")");
+        return Error(VKATTN_ERROR_OUT_OF_DEVICE_MEMORY, "out of device memory: ", size,
+                     " more bytes would exceed the budget of ", budget(), " bytes (", device_bytes_, " held by vkattn",
+                     heap_limit_ ? ", artificial heap limit set" : "", ")");
     VkMemoryAllocateInfo ai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
     ai.allocationSize = size;
     ai.memoryTypeIndex = type;
@@ -114,8 +118,10 @@ Status MemoryManager::new_block(std::list<Block> &list, Pool pool, uint32_t type
     b.reserved = reserved;
     b.mapped = mapped;
     b.free[0] = size;
-    if (device_local) device_bytes_ += size;
-    else staging_bytes_ += size;
+    if (device_local)
+        device_bytes_ += size;
+    else
+        staging_bytes_ += size;
     *out = &b;
     return Status::Ok();
 }
@@ -162,7 +168,8 @@ Status MemoryManager::allocate(Pool pool, const VkMemoryRequirements &req, Alloc
         if (!s.ok() && bs > size) s = new_block(own, pool, type, size, false, &b);  // exact fit under a tight budget
         VKA_RETURN_IF_ERROR(s);
         uint64_t off = 0;
-        if (!carve(*b, size, align, &off)) return Error(VKATTN_ERROR_INTERNAL, "fresh block cannot hold its allocation");
+        if (!carve(*b, size, align, &off))
+            return Error(VKATTN_ERROR_INTERNAL, "fresh block cannot hold its allocation");
         *out = Allocation{b, pool, off, size};
     }
     if (pool != Pool::Staging) {
@@ -202,7 +209,8 @@ Status MemoryManager::reserve(uint64_t bytes) {
         // Memory type bits of a storage buffer; every buffer vkattn makes has the same.
         VkBufferCreateInfo bi{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
         bi.size = 4096;
-        bi.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+        bi.usage =
+            VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
         VkBuffer tmp;
         VKA_VK(vkCreateBuffer(ctx_.device(), &bi, nullptr, &tmp));
         VkMemoryRequirements req;
@@ -215,7 +223,8 @@ Status MemoryManager::reserve(uint64_t bytes) {
     for (auto &b : reserved_) have += b.size - b.used;
     if (have >= bytes) return Status::Ok();
     if (bytes - have > budget())
-        return Error(VKATTN_ERROR_OUT_OF_DEVICE_MEMORY, "cannot reserve ", bytes, " bytes: the budget is ", budget(), " bytes");
+        return Error(VKATTN_ERROR_OUT_OF_DEVICE_MEMORY, "cannot reserve ", bytes, " bytes: the budget is ", budget(),
+                     " bytes");
     uint64_t need = round_up(bytes - have, 1 << 16);
     if (device_bytes_ + need > budget())
         return Error(VKATTN_ERROR_OUT_OF_DEVICE_MEMORY, "cannot reserve ", bytes, " bytes: budget ", budget(), ", ",

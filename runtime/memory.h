@@ -27,8 +27,8 @@ struct Block {
     VkDeviceMemory memory = VK_NULL_HANDLE;
     uint64_t size = 0;
     uint32_t type_index = 0;
-    bool reserved = false;   // from reserve(): never trimmed
-    void *mapped = nullptr;  // host-visible pools only
+    bool reserved = false;              // from reserve(): never trimmed
+    void *mapped = nullptr;             // host-visible pools only
     std::map<uint64_t, uint64_t> free;  // offset -> size of free ranges
     uint64_t used = 0;
 };

@@ -35,11 +35,13 @@ void print_statistics(VkDevice dev, VkPipeline pipeline, const std::string &key)
         for (uint32_t i = 0; i < ns; i++) {
             line += cat("; ", st[i].name, " = ");
             switch (st[i].format) {
-            case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_BOOL32_KHR: line += st[i].value.b32 ? "true" : "false"; break;
-            case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_INT64_KHR: line += cat(st[i].value.i64); break;
-            case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_UINT64_KHR: line += cat(st[i].value.u64); break;
-            case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_FLOAT64_KHR: line += cat(st[i].value.f64); break;
-            default: line += "?";
+                case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_BOOL32_KHR:
+                    line += st[i].value.b32 ? "true" : "false";
+                    break;
+                case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_INT64_KHR: line += cat(st[i].value.i64); break;
+                case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_UINT64_KHR: line += cat(st[i].value.u64); break;
+                case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_FLOAT64_KHR: line += cat(st[i].value.f64); break;
+                default: line += "?";
             }
         }
         std::fprintf(stderr, "%s\n", line.c_str());
@@ -59,9 +61,9 @@ namespace {
 
 const char *descriptor_name(VkDescriptorType t) {
     switch (t) {
-    case VK_DESCRIPTOR_TYPE_STORAGE_BUFFER: return "storage buffer";
-    case VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER: return "uniform buffer";
-    default: return "other descriptor";
+        case VK_DESCRIPTOR_TYPE_STORAGE_BUFFER: return "storage buffer";
+        case VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER: return "uniform buffer";
+        default: return "other descriptor";
     }
 }
 
@@ -106,7 +108,8 @@ Status Pipelines::check_interface(const std::string &name, const uint32_t *words
     spvc_compiler comp = nullptr;
     spvc_resources res = nullptr;
     if (spvc_context_parse_spirv(c.ctx, reinterpret_cast<const SpvId *>(words), count, &ir) != SPVC_SUCCESS ||
-        spvc_context_create_compiler(c.ctx, SPVC_BACKEND_NONE, ir, SPVC_CAPTURE_MODE_TAKE_OWNERSHIP, &comp) != SPVC_SUCCESS ||
+        spvc_context_create_compiler(c.ctx, SPVC_BACKEND_NONE, ir, SPVC_CAPTURE_MODE_TAKE_OWNERSHIP, &comp) !=
+            SPVC_SUCCESS ||
         spvc_compiler_create_shader_resources(comp, &res) != SPVC_SUCCESS)
         return Error(VKATTN_ERROR_SHADER_INTERFACE, "shader ", name,
                      ": SPIR-V could not be reflected: ", spvc_context_get_last_error_string(c.ctx));
@@ -120,15 +123,16 @@ Status Pipelines::check_interface(const std::string &name, const uint32_t *words
             uint32_t set = spvc_compiler_get_decoration(comp, list[i].id, SpvDecorationDescriptorSet);
             uint32_t binding = spvc_compiler_get_decoration(comp, list[i].id, SpvDecorationBinding);
             if (set != 0)
-                return Error(VKATTN_ERROR_SHADER_INTERFACE, "shader ", name, ": resource ", list[i].name, " is in set ", set,
-                             "; vkattn uses set 0 only");
+                return Error(VKATTN_ERROR_SHADER_INTERFACE, "shader ", name, ": resource ", list[i].name, " is in set ",
+                             set, "; vkattn uses set 0 only");
             found[binding] = vk_type;
         }
         return Status::Ok();
     };
     VKA_RETURN_IF_ERROR(collect(SPVC_RESOURCE_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER));
     VKA_RETURN_IF_ERROR(collect(SPVC_RESOURCE_TYPE_UNIFORM_BUFFER, VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER));
-    for (auto t : {SPVC_RESOURCE_TYPE_SAMPLED_IMAGE, SPVC_RESOURCE_TYPE_STORAGE_IMAGE, SPVC_RESOURCE_TYPE_SEPARATE_IMAGE}) {
+    for (auto t :
+         {SPVC_RESOURCE_TYPE_SAMPLED_IMAGE, SPVC_RESOURCE_TYPE_STORAGE_IMAGE, SPVC_RESOURCE_TYPE_SEPARATE_IMAGE}) {
         const spvc_reflected_resource *list = nullptr;
         size_t n = 0;
         spvc_resources_get_resource_list_for_type(res, t, &list, &n);
@@ -137,27 +141,32 @@ Status Pipelines::check_interface(const std::string &name, const uint32_t *words
     for (uint32_t i = 0; i < iface.bindings.size(); i++) {
         auto it = found.find(i);
         if (it == found.end())
-            return Error(VKATTN_ERROR_SHADER_INTERFACE, "shader ", name, ": the op binds a ", descriptor_name(iface.bindings[i]),
-                         " at binding ", i, " but the shader declares nothing there");
+            return Error(VKATTN_ERROR_SHADER_INTERFACE, "shader ", name, ": the op binds a ",
+                         descriptor_name(iface.bindings[i]), " at binding ", i,
+                         " but the shader declares nothing there");
         if (it->second != iface.bindings[i])
-            return Error(VKATTN_ERROR_SHADER_INTERFACE, "shader ", name, ": binding ", i, " is a ", descriptor_name(it->second),
-                         " in the shader but a ", descriptor_name(iface.bindings[i]), " in the op");
+            return Error(VKATTN_ERROR_SHADER_INTERFACE, "shader ", name, ": binding ", i, " is a ",
+                         descriptor_name(it->second), " in the shader but a ", descriptor_name(iface.bindings[i]),
+                         " in the op");
     }
     for (auto &[b, t] : found)
         if (b >= iface.bindings.size())
-            return Error(VKATTN_ERROR_SHADER_INTERFACE, "shader ", name, " declares a ", descriptor_name(t), " at binding ", b,
-                         " that the op (", iface.bindings.size(), " bindings) does not bind");
+            return Error(VKATTN_ERROR_SHADER_INTERFACE, "shader ", name, " declares a ", descriptor_name(t),
+                         " at binding ", b, " that the op (", iface.bindings.size(), " bindings) does not bind");
 
     size_t push = 0;
     {
         const spvc_reflected_resource *list = nullptr;
         size_t n = 0;
         spvc_resources_get_resource_list_for_type(res, SPVC_RESOURCE_TYPE_PUSH_CONSTANT, &list, &n);
-        if (n) spvc_compiler_get_declared_struct_size(comp, spvc_compiler_get_type_handle(comp, list[0].base_type_id), &push);
+        if (n)
+            spvc_compiler_get_declared_struct_size(comp, spvc_compiler_get_type_handle(comp, list[0].base_type_id),
+                                                   &push);
     }
     if (push != iface.push_constant_size)
-        return Error(VKATTN_ERROR_SHADER_INTERFACE, "shader ", name, ": push constants are ", push, " bytes in the shader but ",
-                     iface.push_constant_size, " bytes in the op (shaders/common headers out of sync?)");
+        return Error(VKATTN_ERROR_SHADER_INTERFACE, "shader ", name, ": push constants are ", push,
+                     " bytes in the shader but ", iface.push_constant_size,
+                     " bytes in the op (shaders/common headers out of sync?)");
 
     const spvc_specialization_constant *consts = nullptr;
     size_t nc = 0;
@@ -171,11 +180,13 @@ Status Pipelines::check_interface(const std::string &name, const uint32_t *words
     return Status::Ok();
 }
 
-Pipelines::Pipelines(Context &ctx, std::string cache_dir, bool use_disk) : ctx_(ctx), use_disk_(use_disk && !cache_dir.empty()) {
+Pipelines::Pipelines(Context &ctx, std::string cache_dir, bool use_disk)
+    : ctx_(ctx), use_disk_(use_disk && !cache_dir.empty()) {
     const auto &info = ctx.caps().info;
     char uuid[33];
     for (int i = 0; i < 16; i++) std::snprintf(uuid + 2 * i, 3, "%02x", ctx.caps().props.pipelineCacheUUID[i]);
-    if (use_disk_) cache_file_ = cat(cache_dir, "/pipelines-", uuid, "-", info.vendor_id, "-", info.driver_version, ".bin");
+    if (use_disk_)
+        cache_file_ = cat(cache_dir, "/pipelines-", uuid, "-", info.vendor_id, "-", info.driver_version, ".bin");
 
     std::vector<char> data;
     if (use_disk_) {
@@ -270,7 +281,8 @@ Status Pipelines::get(const EmbeddedShader &es, const ShaderInterface &iface, co
     p->required_subgroup_size = required_subgroup_size;
     VkDevice dev = ctx_.device();
     std::vector<VkDescriptorSetLayoutBinding> binds(iface.bindings.size());
-    for (uint32_t i = 0; i < binds.size(); i++) binds[i] = {i, iface.bindings[i], 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
+    for (uint32_t i = 0; i < binds.size(); i++)
+        binds[i] = {i, iface.bindings[i], 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
     VkDescriptorSetLayoutCreateInfo dl{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
     dl.bindingCount = static_cast<uint32_t>(binds.size());
     dl.pBindings = binds.data();

@@ -52,10 +52,10 @@ bool parse_bytes(const char *text, uint64_t *out) {
     uint64_t mul = 1;
     if (*end) {
         switch (std::toupper(static_cast<unsigned char>(*end))) {
-        case 'K': mul = 1ull << 10; break;
-        case 'M': mul = 1ull << 20; break;
-        case 'G': mul = 1ull << 30; break;
-        default: return false;
+            case 'K': mul = 1ull << 10; break;
+            case 'M': mul = 1ull << 20; break;
+            case 'G': mul = 1ull << 30; break;
+            default: return false;
         }
         ++end;
         if (*end == 'i' || *end == 'I') ++end;
@@ -86,9 +86,12 @@ Status read_settings(Settings *s) {
     VKA_RETURN_IF_ERROR(read_flag("VKATTN_VALIDATION", &s->validation));
     VKA_RETURN_IF_ERROR(read_bytes("VKATTN_HEAP_LIMIT", &s->heap_limit));
     VKA_RETURN_IF_ERROR(read_bytes("VKATTN_MAX_BUFFER_RANGE", &s->max_buffer_range));
-    if (const char *e = env("VKATTN_CACHE_DIR")) s->cache_dir = e;
-    else if (const char *x = env("XDG_CACHE_HOME")) s->cache_dir = std::string(x) + "/vkattn";
-    else if (const char *h = env("HOME")) s->cache_dir = std::string(h) + "/.cache/vkattn";
+    if (const char *e = env("VKATTN_CACHE_DIR"))
+        s->cache_dir = e;
+    else if (const char *x = env("XDG_CACHE_HOME"))
+        s->cache_dir = std::string(x) + "/vkattn";
+    else if (const char *h = env("HOME"))
+        s->cache_dir = std::string(h) + "/.cache/vkattn";
     VKA_RETURN_IF_ERROR(read_flag("VKATTN_NO_HOST_IMPORT", &s->no_host_import));
     if (env("VKATTN_HOST_DIRECT")) {
         bool on = false;
@@ -99,10 +102,14 @@ Status read_settings(Settings *s) {
     if (const char *e = env("VKATTN_TRANSFER_QUEUE")) {
         const std::string t = lower(e);
         bool on = true;
-        if (t == "same") s->transfer_queue = TransferQueue::Same;
-        else if (t == "same-late") s->transfer_queue = TransferQueue::SameLate;
-        else if (parse_flag(e, &on)) s->transfer_queue = on ? TransferQueue::Auto : TransferQueue::Off;
-        else return bad("VKATTN_TRANSFER_QUEUE", e, "0, 1, same or same-late");
+        if (t == "same")
+            s->transfer_queue = TransferQueue::Same;
+        else if (t == "same-late")
+            s->transfer_queue = TransferQueue::SameLate;
+        else if (parse_flag(e, &on))
+            s->transfer_queue = on ? TransferQueue::Auto : TransferQueue::Off;
+        else
+            return bad("VKATTN_TRANSFER_QUEUE", e, "0, 1, same or same-late");
     }
     return Status::Ok();
 }
@@ -140,14 +147,30 @@ struct TuningVar {
 };
 
 const TuningVar kTuningVars[] = {
-    {"VKATTN_FORCE_SPLITKV", [](Tuning &t, const char *n, const char *v) { return count_value(n, v, 0, 4096, &t.force_splitkv); }},
+    {"VKATTN_FORCE_SPLITKV",
+     [](Tuning &t, const char *n, const char *v) { return count_value(n, v, 0, 4096, &t.force_splitkv); }},
     {"VKATTN_COOPMAT", [](Tuning &t, const char *n, const char *v) { return flag_value(n, v, true, &t.coopmat); }},
-    {"VKATTN_COOPMAT_F32", [](Tuning &t, const char *n, const char *v) { return flag_value(n, v, true, &t.coopmat_f32); }},
-    {"VKATTN_COOPMAT_TILE", [](Tuning &t, const char *, const char *v) { t.coopmat_tile = v; return Status::Ok(); }},
-    {"VKATTN_ATTN_TILE", [](Tuning &t, const char *, const char *v) { t.attn_tile = v; return Status::Ok(); }},
-    {"VKATTN_ATTN_FAST", [](Tuning &t, const char *, const char *v) { t.attn_fast = v; return Status::Ok(); }},
-    {"VKATTN_ATTN_PREF", [](Tuning &t, const char *n, const char *v) { return flag_value(n, v, true, &t.attn_prefetch); }},
-    {"VKATTN_ATTN_GENERIC", [](Tuning &t, const char *n, const char *v) { return flag_value(n, v, false, &t.attn_generic); }},
+    {"VKATTN_COOPMAT_F32",
+     [](Tuning &t, const char *n, const char *v) { return flag_value(n, v, true, &t.coopmat_f32); }},
+    {"VKATTN_COOPMAT_TILE",
+     [](Tuning &t, const char *, const char *v) {
+         t.coopmat_tile = v;
+         return Status::Ok();
+     }},
+    {"VKATTN_ATTN_TILE",
+     [](Tuning &t, const char *, const char *v) {
+         t.attn_tile = v;
+         return Status::Ok();
+     }},
+    {"VKATTN_ATTN_FAST",
+     [](Tuning &t, const char *, const char *v) {
+         t.attn_fast = v;
+         return Status::Ok();
+     }},
+    {"VKATTN_ATTN_PREF",
+     [](Tuning &t, const char *n, const char *v) { return flag_value(n, v, true, &t.attn_prefetch); }},
+    {"VKATTN_ATTN_GENERIC",
+     [](Tuning &t, const char *n, const char *v) { return flag_value(n, v, false, &t.attn_generic); }},
     {"VKATTN_ATTN_FAST_VARIANT",
      [](Tuning &t, const char *n, const char *v) -> Status {
 #ifndef VKATTN_TUNING_VARIANTS
@@ -159,9 +182,12 @@ const TuningVar kTuningVars[] = {
          t.attn_fast_variant = v;
          return Status::Ok();
      }},
-    {"VKATTN_HOST_CHUNKS", [](Tuning &t, const char *n, const char *v) { return count_value(n, v, 0, 1 << 20, &t.host_chunks); }},
-    {"VKATTN_HOST_HUGEPAGE", [](Tuning &t, const char *n, const char *v) { return flag_value(n, v, true, &t.host_hugepage); }},
-    {"VKATTN_HOST_PROFILE", [](Tuning &t, const char *n, const char *v) { return flag_value(n, v, false, &t.host_profile); }},
+    {"VKATTN_HOST_CHUNKS",
+     [](Tuning &t, const char *n, const char *v) { return count_value(n, v, 0, 1 << 20, &t.host_chunks); }},
+    {"VKATTN_HOST_HUGEPAGE",
+     [](Tuning &t, const char *n, const char *v) { return flag_value(n, v, true, &t.host_hugepage); }},
+    {"VKATTN_HOST_PROFILE",
+     [](Tuning &t, const char *n, const char *v) { return flag_value(n, v, false, &t.host_profile); }},
 };
 
 }  // namespace

@@ -33,14 +33,14 @@ enum class TransferQueue {
 };
 
 struct Settings {
-    std::string device;            // VKATTN_DEVICE: an index or a name substring; "" = the best by type
-    bool validation = false;       // VKATTN_VALIDATION
-    uint64_t heap_limit = 0;       // VKATTN_HEAP_LIMIT: bytes (K/M/G suffixes), 0 = none
-    uint64_t max_buffer_range = 0; // VKATTN_MAX_BUFFER_RANGE: bytes, 0 = the device's
-    std::string cache_dir;         // VKATTN_CACHE_DIR, else $XDG_CACHE_HOME/vkattn, else ~/.cache/vkattn
-    bool no_host_import = false;   // VKATTN_NO_HOST_IMPORT
-    int host_direct = -1;          // VKATTN_HOST_DIRECT: -1 vkattn decides, 0 never, 1 always
-    bool pipeline_stats = false;   // VKATTN_PIPELINE_STATS: driver statistics of each new pipeline on stderr
+    std::string device;             // VKATTN_DEVICE: an index or a name substring; "" = the best by type
+    bool validation = false;        // VKATTN_VALIDATION
+    uint64_t heap_limit = 0;        // VKATTN_HEAP_LIMIT: bytes (K/M/G suffixes), 0 = none
+    uint64_t max_buffer_range = 0;  // VKATTN_MAX_BUFFER_RANGE: bytes, 0 = the device's
+    std::string cache_dir;          // VKATTN_CACHE_DIR, else $XDG_CACHE_HOME/vkattn, else ~/.cache/vkattn
+    bool no_host_import = false;    // VKATTN_NO_HOST_IMPORT
+    int host_direct = -1;           // VKATTN_HOST_DIRECT: -1 vkattn decides, 0 never, 1 always
+    bool pipeline_stats = false;    // VKATTN_PIPELINE_STATS: driver statistics of each new pipeline on stderr
     TransferQueue transfer_queue = TransferQueue::Auto;  // VKATTN_TRANSFER_QUEUE: 0|1|same|same-late
 };
 

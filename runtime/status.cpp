@@ -7,8 +7,7 @@ namespace vkattn {
 const char *vk_result_name(VkResult r) {
     switch (r) {
 #define CASE(x) \
-    case x:     \
-        return #x;
+    case x: return #x;
         CASE(VK_SUCCESS)
         CASE(VK_NOT_READY)
         CASE(VK_TIMEOUT)
@@ -30,16 +29,18 @@ const char *vk_result_name(VkResult r) {
         CASE(VK_ERROR_FRAGMENTATION)
         CASE(VK_ERROR_UNKNOWN)
 #undef CASE
-    default:
-        return "VkResult(unknown)";
+        default: return "VkResult(unknown)";
     }
 }
 
 Status vk_status(VkResult r, const char *what) {
     vkattn_status code = VKATTN_ERROR_VULKAN;
-    if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY) code = VKATTN_ERROR_OUT_OF_DEVICE_MEMORY;
-    else if (r == VK_ERROR_OUT_OF_HOST_MEMORY) code = VKATTN_ERROR_OUT_OF_HOST_MEMORY;
-    else if (r == VK_ERROR_DEVICE_LOST) code = VKATTN_ERROR_DEVICE_LOST;
+    if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY)
+        code = VKATTN_ERROR_OUT_OF_DEVICE_MEMORY;
+    else if (r == VK_ERROR_OUT_OF_HOST_MEMORY)
+        code = VKATTN_ERROR_OUT_OF_HOST_MEMORY;
+    else if (r == VK_ERROR_DEVICE_LOST)
+        code = VKATTN_ERROR_DEVICE_LOST;
     return Error(code, what, " failed: ", vk_result_name(r), " (", static_cast<int>(r), ")");
 }
 

@@ -41,8 +41,8 @@ Status Error(vkattn_status code, Args &&...args) {
 
 }  // namespace vkattn
 
-#define VKA_RETURN_IF_ERROR(expr)                 \
-    do {                                          \
-        ::vkattn::Status vka_status_ = (expr);    \
+#define VKA_RETURN_IF_ERROR(expr)                  \
+    do {                                           \
+        ::vkattn::Status vka_status_ = (expr);     \
         if (!vka_status_.ok()) return vka_status_; \
     } while (0)

@@ -12,8 +12,9 @@ constexpr uint32_t kSetsPerPool = 256;
 constexpr uint64_t kUniformChunk = 64 * 1024;
 constexpr VkPipelineStageFlags kWork = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
 constexpr VkAccessFlags kAllWrites = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
-constexpr VkAccessFlags kAllAccess = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_UNIFORM_READ_BIT |
-                                     VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+constexpr VkAccessFlags kAllAccess = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                                     VK_ACCESS_UNIFORM_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT |
+                                     VK_ACCESS_TRANSFER_WRITE_BIT;
 }  // namespace
 
 CommandStream::CommandStream(Context &ctx) : ctx_(ctx) {}
@@ -54,7 +55,6 @@ Status CommandStream::init() {
 // more dispatches than the pool holds stops timing individual dispatches
 // beyond it but keeps the total (the last query is rewritten at submit).
 
-
 Status CommandStream::wait() {
     if (!pending_) return Status::Ok();
     VkResult r = vkWaitForFences(ctx_.device(), 1, &fence_, VK_TRUE, UINT64_MAX);
@@ -93,8 +93,10 @@ Status CommandStream::begin(bool after_queue) {
     if (queries_) vkCmdResetQueryPool(cmd_, queries_, 0, query_capacity_);
     // Order everything against earlier submissions on the queue (the other
     // stream's included); inside this recording, barriers are derived.
-    if (after_queue) full_barrier(kWork, kAllAccess);
-    else need_barrier_ = false;
+    if (after_queue)
+        full_barrier(kWork, kAllAccess);
+    else
+        need_barrier_ = false;
     return Status::Ok();
 }
 
@@ -143,7 +145,8 @@ Status CommandStream::allocate_set(VkDescriptorSetLayout layout, VkDescriptorSet
         ai.pSetLayouts = &layout;
         VkResult r = vkAllocateDescriptorSets(dev, &ai, out);
         if (r == VK_SUCCESS) return Status::Ok();
-        if (r != VK_ERROR_OUT_OF_POOL_MEMORY && r != VK_ERROR_FRAGMENTED_POOL) return vk_status(r, "vkAllocateDescriptorSets");
+        if (r != VK_ERROR_OUT_OF_POOL_MEMORY && r != VK_ERROR_FRAGMENTED_POOL)
+            return vk_status(r, "vkAllocateDescriptorSets");
         desc_pool_current_++;
     }
 }
@@ -169,18 +172,21 @@ Status CommandStream::uniform(const void *data, uint64_t size, Binding *out) {
     return Status::Ok();
 }
 
-Status CommandStream::dispatch(const Pipeline &p, const std::vector<Binding> &bindings, const void *push, uint32_t push_size,
-                               uint32_t gx, uint32_t gy, uint32_t gz) {
+Status CommandStream::dispatch(const Pipeline &p, const std::vector<Binding> &bindings, const void *push,
+                               uint32_t push_size, uint32_t gx, uint32_t gy, uint32_t gz) {
     if (!recording_) return Error(VKATTN_ERROR_INTERNAL, "dispatch() outside a recording");
     if (bindings.size() != p.iface.bindings.size())
-        return Error(VKATTN_ERROR_INTERNAL, p.name, ": ", bindings.size(), " bindings given, ", p.iface.bindings.size(), " declared");
-    if (push_size != p.iface.push_constant_size)
-        return Error(VKATTN_ERROR_INTERNAL, p.name, ": ", push_size, " push-constant bytes given, ", p.iface.push_constant_size,
+        return Error(VKATTN_ERROR_INTERNAL, p.name, ": ", bindings.size(), " bindings given, ", p.iface.bindings.size(),
                      " declared");
+    if (push_size != p.iface.push_constant_size)
+        return Error(VKATTN_ERROR_INTERNAL, p.name, ": ", push_size, " push-constant bytes given, ",
+                     p.iface.push_constant_size, " declared");
     const auto &lim = ctx_.caps().props.limits;
     if (gx == 0 || gy == 0 || gz == 0) return Status::Ok();
-    if (gx > lim.maxComputeWorkGroupCount[0] || gy > lim.maxComputeWorkGroupCount[1] || gz > lim.maxComputeWorkGroupCount[2])
-        return Error(VKATTN_ERROR_INTERNAL, p.name, ": grid ", gx, "x", gy, "x", gz, " exceeds the device's workgroup count limit");
+    if (gx > lim.maxComputeWorkGroupCount[0] || gy > lim.maxComputeWorkGroupCount[1] ||
+        gz > lim.maxComputeWorkGroupCount[2])
+        return Error(VKATTN_ERROR_INTERNAL, p.name, ": grid ", gx, "x", gy, "x", gz,
+                     " exceeds the device's workgroup count limit");
     VkDescriptorSet set;
     VKA_RETURN_IF_ERROR(allocate_set(p.set_layout, &set));
     std::vector<VkDescriptorBufferInfo> infos(bindings.size());
@@ -189,8 +195,10 @@ Status CommandStream::dispatch(const Pipeline &p, const std::vector<Binding> &bi
         const Binding &b = bindings[i];
         if (!b.buffer) return Error(VKATTN_ERROR_INTERNAL, p.name, ": binding ", i, " has no buffer");
         uint64_t range = b.range == VK_WHOLE_SIZE ? b.buffer->size() - b.offset : b.range;
-        if (p.iface.bindings[i] == VK_DESCRIPTOR_TYPE_STORAGE_BUFFER && range > ctx_.caps().info.max_storage_buffer_range)
-            return Error(VKATTN_ERROR_INTERNAL, p.name, ": binding ", i, " window of ", range, " bytes exceeds maxStorageBufferRange");
+        if (p.iface.bindings[i] == VK_DESCRIPTOR_TYPE_STORAGE_BUFFER &&
+            range > ctx_.caps().info.max_storage_buffer_range)
+            return Error(VKATTN_ERROR_INTERNAL, p.name, ": binding ", i, " window of ", range,
+                         " bytes exceeds maxStorageBufferRange");
         infos[i] = {b.buffer->handle(), b.offset, b.range};
         writes[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
         writes[i].dstSet = set;

@@ -42,8 +42,8 @@ public:
     Status begin(bool after_queue = true);
     // Record a dispatch. Bindings follow the pipeline's interface order. A
     // uniform binding may come from uniform().
-    Status dispatch(const Pipeline &p, const std::vector<Binding> &bindings, const void *push,
-                    uint32_t push_size, uint32_t gx, uint32_t gy = 1, uint32_t gz = 1);
+    Status dispatch(const Pipeline &p, const std::vector<Binding> &bindings, const void *push, uint32_t push_size,
+                    uint32_t gx, uint32_t gy = 1, uint32_t gz = 1);
     Status copy(Buffer *src, uint64_t src_offset, Buffer *dst, uint64_t dst_offset, uint64_t size);
     Status fill(Buffer *dst, uint64_t offset, uint64_t size, uint32_t value);
     // A copy where one side is a raw VkBuffer (imported host memory); the

@@ -13,7 +13,8 @@ Status check_shape(vkattn_dtype dtype, int32_t ndim, const int64_t *shape, const
     if (!shape) return Error(VKATTN_ERROR_NULL_POINTER, what, " is NULL");
     uint64_t n = 1;
     for (int32_t d = 0; d < ndim; d++) {
-        if (shape[d] < 1) return Error(VKATTN_ERROR_INVALID_SHAPE, what, "[", d, "] = ", shape[d], " (dimensions must be >= 1)");
+        if (shape[d] < 1)
+            return Error(VKATTN_ERROR_INVALID_SHAPE, what, "[", d, "] = ", shape[d], " (dimensions must be >= 1)");
         if (n > UINT64_MAX / static_cast<uint64_t>(shape[d]))
             return Error(VKATTN_ERROR_SIZE_OVERFLOW, what, ": the element count overflows 64 bits at dimension ", d);
         n *= static_cast<uint64_t>(shape[d]);
@@ -24,7 +25,8 @@ Status check_shape(vkattn_dtype dtype, int32_t ndim, const int64_t *shape, const
     return Status::Ok();
 }
 
-Status tensor_create(Context &ctx, vkattn_dtype dtype, int32_t ndim, const int64_t *shape, std::unique_ptr<Tensor> *out) {
+Status tensor_create(Context &ctx, vkattn_dtype dtype, int32_t ndim, const int64_t *shape,
+                     std::unique_ptr<Tensor> *out) {
     uint64_t n = 0, bytes = 0;
     VKA_RETURN_IF_ERROR(check_shape(dtype, ndim, shape, "shape", &n, &bytes));
     if (bytes > (uint64_t(1) << 62))

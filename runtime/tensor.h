@@ -25,8 +25,8 @@ constexpr uint32_t kTensorMagic = 0x7e45041d;
 
 // Checks the dtype, rank and shape and computes elements/bytes with
 // overflow checks. `what` names the argument in messages.
-Status check_shape(vkattn_dtype dtype, int32_t ndim, const int64_t *shape, const char *what,
-                   uint64_t *elements, uint64_t *bytes);
+Status check_shape(vkattn_dtype dtype, int32_t ndim, const int64_t *shape, const char *what, uint64_t *elements,
+                   uint64_t *bytes);
 Status tensor_create(Context &ctx, vkattn_dtype dtype, int32_t ndim, const int64_t *shape,
                      std::unique_ptr<Tensor> *out);
 }  // namespace vkattn

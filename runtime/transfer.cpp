@@ -8,7 +8,7 @@ namespace vkattn {
 
 namespace {
 
-constexpr uint64_t kChunk = 16ull << 20;        // staging chunk; a multiple of every element size
+constexpr uint64_t kChunk = 16ull << 20;  // staging chunk; a multiple of every element size
 
 // Moves `bytes` between host and `dev` in chunks through two staging buffers
 // on the context's two streams, so the host-side work on one chunk (memcpy,
@@ -20,7 +20,8 @@ Status staged(Context &ctx, Buffer *dev, uint64_t dev_off, uint64_t bytes, bool 
     const uint64_t chunk = std::min(bytes, kChunk);
     const uint64_t n = (bytes + chunk - 1) / chunk;
     std::unique_ptr<Buffer> stage[2];
-    for (uint64_t s = 0; s < std::min<uint64_t>(n, 2); s++) VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Staging, chunk, &stage[s]));
+    for (uint64_t s = 0; s < std::min<uint64_t>(n, 2); s++)
+        VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Staging, chunk, &stage[s]));
     struct Pending {
         bool active = false;
         uint64_t pos = 0, len = 0;
@@ -38,8 +39,10 @@ Status staged(Context &ctx, Buffer *dev, uint64_t dev_off, uint64_t bytes, bool 
         const uint64_t pos = i * chunk, len = std::min(chunk, bytes - pos);
         if (up) host(stage[s]->mapped(), pos, len);
         VKA_RETURN_IF_ERROR(st.begin());
-        if (up) VKA_RETURN_IF_ERROR(st.copy(stage[s].get(), 0, dev, dev_off + pos, len));
-        else VKA_RETURN_IF_ERROR(st.copy(dev, dev_off + pos, stage[s].get(), 0, len));
+        if (up)
+            VKA_RETURN_IF_ERROR(st.copy(stage[s].get(), 0, dev, dev_off + pos, len));
+        else
+            VKA_RETURN_IF_ERROR(st.copy(dev, dev_off + pos, stage[s].get(), 0, len));
         VKA_RETURN_IF_ERROR(st.submit(false));
         pend[s] = {true, pos, len};
     }
@@ -71,13 +74,17 @@ void strided_copy(int32_t ndim, const int64_t *shape, const int64_t *strides, si
         char *h = host + off * static_cast<int64_t>(es);
         char *dd = dense + done * es;
         if (contiguous_inner) {
-            if (to_dense) std::memcpy(dd, h, run * es);
-            else std::memcpy(h, dd, run * es);
+            if (to_dense)
+                std::memcpy(dd, h, run * es);
+            else
+                std::memcpy(h, dd, run * es);
         } else {
             const int64_t step = strides[ndim - 1] * static_cast<int64_t>(es);
             for (uint64_t j = 0; j < run; j++) {
-                if (to_dense) std::memcpy(dd + j * es, h + static_cast<int64_t>(j) * step, es);
-                else std::memcpy(h + static_cast<int64_t>(j) * step, dd + j * es, es);
+                if (to_dense)
+                    std::memcpy(dd + j * es, h + static_cast<int64_t>(j) * step, es);
+                else
+                    std::memcpy(h + static_cast<int64_t>(j) * step, dd + j * es, es);
             }
         }
         done += run;
@@ -175,7 +182,8 @@ Status upload(Context &ctx, Buffer *dst, uint64_t dst_offset, const void *src, u
     VKA_RETURN_IF_ERROR(direct(ctx, dst, dst_offset, src, bytes, true, &done));
     if (done) return Status::Ok();
     const char *s = static_cast<const char *>(src);
-    return staged(ctx, dst, dst_offset, bytes, true, [&](void *st, uint64_t pos, uint64_t len) { std::memcpy(st, s + pos, len); });
+    return staged(ctx, dst, dst_offset, bytes, true,
+                  [&](void *st, uint64_t pos, uint64_t len) { std::memcpy(st, s + pos, len); });
 }
 
 Status download(Context &ctx, Buffer *src, uint64_t src_offset, void *dst, uint64_t bytes) {
@@ -183,7 +191,8 @@ Status download(Context &ctx, Buffer *src, uint64_t src_offset, void *dst, uint6
     VKA_RETURN_IF_ERROR(direct(ctx, src, src_offset, dst, bytes, false, &done));
     if (done) return Status::Ok();
     char *d = static_cast<char *>(dst);
-    return staged(ctx, src, src_offset, bytes, false, [&](void *st, uint64_t pos, uint64_t len) { std::memcpy(d + pos, st, len); });
+    return staged(ctx, src, src_offset, bytes, false,
+                  [&](void *st, uint64_t pos, uint64_t len) { std::memcpy(d + pos, st, len); });
 }
 
 Status upload_strided(Context &ctx, Buffer *dst, int32_t ndim, const int64_t *shape, size_t es, const void *src,
@@ -201,7 +210,8 @@ Status download_strided(Context &ctx, Buffer *src, int32_t ndim, const int64_t *
     uint64_t n = 1;
     for (int d = 0; d < ndim; d++) n *= static_cast<uint64_t>(shape[d]);
     return staged(ctx, src, 0, n * es, false, [&](void *st, uint64_t pos, uint64_t len) {
-        strided_copy(ndim, shape, strides, es, static_cast<char *>(dst), static_cast<char *>(st), pos / es, len / es, false);
+        strided_copy(ndim, shape, strides, es, static_cast<char *>(dst), static_cast<char *>(st), pos / es, len / es,
+                     false);
     });
 }
 

@@ -17,10 +17,10 @@ Status download(Context &ctx, Buffer *src, uint64_t src_offset, void *dst, uint6
 
 // Strided copies of an n-d array between host memory (host_strides, elements)
 // and a dense device buffer (row-major `shape`), elem_size bytes per element.
-Status upload_strided(Context &ctx, Buffer *dst, int32_t ndim, const int64_t *shape, size_t elem_size,
-                      const void *src, const int64_t *host_strides);
-Status download_strided(Context &ctx, Buffer *src, int32_t ndim, const int64_t *shape, size_t elem_size,
-                        void *dst, const int64_t *host_strides);
+Status upload_strided(Context &ctx, Buffer *dst, int32_t ndim, const int64_t *shape, size_t elem_size, const void *src,
+                      const int64_t *host_strides);
+Status download_strided(Context &ctx, Buffer *src, int32_t ndim, const int64_t *shape, size_t elem_size, void *dst,
+                        const int64_t *host_strides);
 
 // Import [ptr, ptr+bytes) of caller memory as a buffer (pages rounded out to
 // the import alignment). Returns a null buffer (and OK) when the device or

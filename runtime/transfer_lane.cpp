@@ -55,7 +55,9 @@ Status TransferLane::wait_value(VkSemaphore s, uint64_t v) {
     return Status::Ok();
 }
 
-Status TransferLane::wait_host(Channel ch, uint64_t value) { return wait_value(timeline(ch), value); }
+Status TransferLane::wait_host(Channel ch, uint64_t value) {
+    return wait_value(timeline(ch), value);
+}
 
 Status TransferLane::drain() {
     // Every lane submission waits only for compute values already submitted,

@@ -15,8 +15,8 @@ Status vk_status(VkResult r, const char *what);
 const char *vk_result_name(VkResult r);
 }  // namespace vkattn
 
-#define VKA_VK(call)                                                        \
-    do {                                                                    \
-        VkResult vka_r_ = (call);                                           \
+#define VKA_VK(call)                                                         \
+    do {                                                                     \
+        VkResult vka_r_ = (call);                                            \
         if (vka_r_ != VK_SUCCESS) return ::vkattn::vk_status(vka_r_, #call); \
     } while (0)

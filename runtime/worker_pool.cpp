@@ -1,5 +1,7 @@
 #include "worker_pool.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -8,8 +10,6 @@
 #include <system_error>
 #include <thread>
 #include <vector>
-
-#include <pthread.h>
 
 namespace vkattn {
 namespace {
@@ -100,7 +100,9 @@ private:
 WorkerPool *g_pool = nullptr;
 std::once_flag g_pool_once;
 
-void new_pool_in_child() { g_pool = new WorkerPool; }
+void new_pool_in_child() {
+    g_pool = new WorkerPool;
+}
 
 WorkerPool &pool() {
     std::call_once(g_pool_once, [] {

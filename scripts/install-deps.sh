@@ -6,7 +6,7 @@ pkgs=(
   cmake ninja-build g++ pkg-config
   libvulkan-dev libvulkan1 libvulkan-volk-dev
   glslang-tools spirv-tools spirv-cross libspirv-cross-c-shared-dev
-  catch2
+  catch2 clang-format
   mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
   python3 python3-numpy python3-torch python3-pytest
   python3-venv python3-pip python3-setuptools python3-wheel

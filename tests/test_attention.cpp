@@ -20,9 +20,8 @@
 // term (raw: 20 ulps on plain inputs, 2451 ulps = 5.5e-5 absolute on the
 // "q, k x 24" f32 case, which the logit term explains); lse <= 7.4 ulps.
 // A fully masked row must be exactly zero with lse = -inf.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -44,9 +43,7 @@ namespace {
 using namespace attn_test;
 using vkattn::ref::ulp;
 
-
 Stats g_stats{"attention", 14, {}};
-
 
 void run_and_check(vkattn_context ctx, const Case &c) {
     Problem p;
@@ -56,7 +53,9 @@ void run_and_check(vkattn_context ctx, const Case &c) {
     check(p, g_stats);
 }
 
-std::string last_path(vkattn_context ctx) { return last_call(ctx).both(); }
+std::string last_path(vkattn_context ctx) {
+    return last_call(ctx).both();
+}
 
 }  // namespace
 
@@ -338,9 +337,9 @@ TEST_CASE("attention: NaN and infinite inputs", "[attention]") {
             Problem p;
             build(c, &p);
             const int64_t D = p.cs.D, Dv = p.cs.Dv, Nk = p.cs.Nk, Nq = p.cs.Nq;
-            p.q.set((0 * Nq + 2) * D + 1, inf);                      // head 0, row 2: +-inf logits
-            p.k.set((1 * Nk + 9) * D + 4, std::nan(""));             // head 1, key 9: NaN logits
-            p.v.set((2 * Nk + 70) * Dv + 5, -inf);                   // head 2, key 70: column 5 is -inf
+            p.q.set((0 * Nq + 2) * D + 1, inf);           // head 0, row 2: +-inf logits
+            p.k.set((1 * Nk + 9) * D + 4, std::nan(""));  // head 1, key 9: NaN logits
+            p.v.set((2 * Nk + 70) * Dv + 5, -inf);        // head 2, key 70: column 5 is -inf
             for (int64_t j = 0; j < Nk; j++) p.k.set((3 * Nk + j) * D + 7, std::nan(""));  // head 3: every logit NaN
             const vkattn_status st = run(ctx, p);
             INFO(mode << " " << dt_name(dt) << " path " << last_call(ctx.ctx).path);
@@ -373,7 +372,7 @@ TEST_CASE("attention: NaN and infinite inputs", "[attention]") {
                 }
             }
             CHECK(nan_rows == 1 + 2 * Nq);  // q's row, and every row of heads 1 and 3
-            CHECK(inf_cols == Nq);      // column 5 of head 2
+            CHECK(inf_cols == Nq);          // column 5 of head 2
         }
     }
 }
@@ -425,8 +424,7 @@ TEST_CASE("attention: bad descriptors", "[attention]") {
             t.desc = d;
             t.cs.host = host;
             vkattn_status s = run(ctx, t);
-            INFO((host ? "host: " : "device: ") << vkattn_status_string(s) << ": "
-                                                << (s ? vkattn_last_error() : ""));
+            INFO((host ? "host: " : "device: ") << vkattn_status_string(s) << ": " << (s ? vkattn_last_error() : ""));
             REQUIRE(s == want);
             CHECK(std::string(vkattn_last_error()).find(needle) != std::string::npos);
             if (host) {
@@ -477,11 +475,11 @@ TEST_CASE("attention: bad descriptors", "[attention]") {
     // NULL data and tensors.
     {
         CHECK(vkattn_attention_host(ctx, &p.desc, nullptr, p.k.bytes.data(), p.v.bytes.data(), p.mask.bytes.data(),
-                                    p.out.bytes.data(), reinterpret_cast<float *>(p.lse.bytes.data())) ==
-              VKATTN_ERROR_NULL_POINTER);
+                                    p.out.bytes.data(),
+                                    reinterpret_cast<float *>(p.lse.bytes.data())) == VKATTN_ERROR_NULL_POINTER);
         CHECK(vkattn_attention_host(ctx, &p.desc, p.q.bytes.data(), p.k.bytes.data(), p.v.bytes.data(), nullptr,
-                                    p.out.bytes.data(), reinterpret_cast<float *>(p.lse.bytes.data())) ==
-              VKATTN_ERROR_NULL_POINTER);
+                                    p.out.bytes.data(),
+                                    reinterpret_cast<float *>(p.lse.bytes.data())) == VKATTN_ERROR_NULL_POINTER);
         CHECK(std::string(vkattn_last_error()).find("mask") != std::string::npos);
         CHECK(p.out.bytes == sentinel);
         Tensors ts;

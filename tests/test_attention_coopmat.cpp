@@ -17,9 +17,8 @@
 // 2 ulps of the row magnitude when the output cancels (|out| << |v|). D = 1
 // with 77 keys does that (measured 2.5 ulps on an H200); that case is checked
 // against 2 ulps plus this bound, computed by the reference on |v|.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -49,7 +48,6 @@ Case coop_case() {
 }
 
 using vkattn::ref::ulp;
-
 
 Stats g_stats{"attention coopmat", 6, {}};
 
@@ -98,7 +96,9 @@ void check(Problem &p) {
     if (has_lse) g_stats.note("lse", worst_lse);
 }
 
-std::string last_path(vkattn_context ctx) { return last_call(ctx).path; }
+std::string last_path(vkattn_context ctx) {
+    return last_call(ctx).path;
+}
 
 // Runs the case, checks it against the reference and returns the path that ran.
 std::string run_and_check(vkattn_context ctx, const Case &c) {
@@ -125,10 +125,10 @@ bool coopmat_available(vkattn_context ctx) {
     return path_available(ctx, c, "the coopmat attention path");
 }
 
-#define VKA_REQUIRE_COOPMAT(ctx)                       \
-    do {                                               \
-        VKA_REQUIRE_DEVICE(ctx);                       \
-        if (!coopmat_available(ctx)) return;           \
+#define VKA_REQUIRE_COOPMAT(ctx)             \
+    do {                                     \
+        VKA_REQUIRE_DEVICE(ctx);             \
+        if (!coopmat_available(ctx)) return; \
     } while (0)
 
 // Tensors cut into windows: every binding limited to `range` bytes. GQA with
@@ -280,7 +280,11 @@ TEST_CASE("attention coopmat: AUTO picks the path, COOPMAT refuses what it canno
     CHECK(run_and_check(ctx, c) == "coopmat_nv");
     c.host = false;
     // Served by the portable path under AUTO, refused under COOPMAT.
-    struct Out { vkattn_dtype dt, odt; int64_t D; const char *needle; };
+    struct Out {
+        vkattn_dtype dt, odt;
+        int64_t D;
+        const char *needle;
+    };
     // (f32 inputs have their own kernel: test_attention_coopmat_f32.cpp.)
     for (const Out &x : {Out{VKATTN_DTYPE_BF16, VKATTN_DTYPE_BF16, 64, "bf16"},
                          Out{VKATTN_DTYPE_F16, VKATTN_DTYPE_F32, 64, "f32 outputs"}}) {

@@ -61,10 +61,10 @@ bool available(vkattn_context ctx) {
     return path_available(ctx, c, "f32 attention on the matrix units");
 }
 
-#define VKA_REQUIRE_SPLIT(ctx)                 \
-    do {                                       \
-        VKA_REQUIRE_DEVICE(ctx);               \
-        if (!available(ctx)) return;           \
+#define VKA_REQUIRE_SPLIT(ctx)       \
+    do {                             \
+        VKA_REQUIRE_DEVICE(ctx);     \
+        if (!available(ctx)) return; \
     } while (0)
 
 }  // namespace
@@ -177,7 +177,10 @@ TEST_CASE("attention coopmat f32: infinite values give the portable path's resul
     c.Hq = 2, c.Nq = 40, c.Nk = 100, c.D = 64;
     const int64_t D = c.D, Nk = c.Nk;
     // BHND: element (h, n, d) of v at (h * Nk + n) * D + d.
-    struct Poke { int64_t at; double x; };
+    struct Poke {
+        int64_t at;
+        double x;
+    };
     const Poke pokes[] = {{(0 * Nk + 5) * D + 3, inf}, {(1 * Nk + 7) * D + 0, -inf}, {(1 * Nk + 60) * D + 63, inf}};
     Problem a, b;
     build(c, &a);
@@ -279,7 +282,8 @@ TEST_CASE("attention coopmat f32: the matrix unit's sums keep f32 precision", "[
     Pipeline *pipe = nullptr;
     REQUIRE(c.pipelines().get(embedded_shader(TestShaderId::coopmat_sum_probe), iface, {}, &pipe).ok());
     REQUIRE(c.stream().begin().ok());
-    REQUIRE(c.stream().dispatch(*pipe, {{bi.get(), 0, 768 * 4, false}, {bo.get(), 0, 256 * 4, true}}, nullptr, 0, 1).ok());
+    REQUIRE(
+        c.stream().dispatch(*pipe, {{bi.get(), 0, 768 * 4, false}, {bo.get(), 0, 256 * 4, true}}, nullptr, 0, 1).ok());
     REQUIRE(c.stream().submit(true).ok());
     std::vector<float> out(256);
     REQUIRE(download(c, bo.get(), 0, out.data(), 256 * 4).ok());
@@ -292,8 +296,9 @@ TEST_CASE("attention coopmat f32: the matrix unit's sums keep f32 precision", "[
         if (p == want) kept_prod = r + 8;
         if (a == want) kept_acc = r + 8;
     }
-    WARN("matrix-unit sums of 1 + 2^-k (k = 8..21):\n" << report << "small terms kept down to 2^-" << kept_prod
-         << " beside a product, 2^-" << kept_acc << " beside the accumulator");
+    WARN("matrix-unit sums of 1 + 2^-k (k = 8..21):\n"
+         << report << "small terms kept down to 2^-" << kept_prod << " beside a product, 2^-" << kept_acc
+         << " beside the accumulator");
     CHECK(kept_prod >= 21);
     CHECK(kept_acc >= 21);
 }

@@ -5,7 +5,6 @@
 // the f16 range reruns exactly, f16 inputs ignore the flag, device tensors
 // refuse it.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -31,7 +30,9 @@ Array rounded(const Array &a) {
     return r;
 }
 
-std::string last_variant(vkattn_context ctx) { return last_call(ctx).variant; }
+std::string last_variant(vkattn_context ctx) {
+    return last_call(ctx).variant;
+}
 
 }  // namespace
 
@@ -64,11 +65,14 @@ TEST_CASE("attention f16 compute: f32 host inputs against the reference on round
                         const int64_t at = p.desc.out.offset + b * p.desc.out.strides[0] + h * p.desc.out.strides[1] +
                                            r * p.desc.out.strides[2] + j * p.desc.out.strides[3];
                         const double got = vkattn::ref::load(p.out.bytes.data(), VKATTN_DTYPE_F32, at);
-                        worst = std::max(worst, std::fabs(got - ref[row * c.Dv + j]) / vkattn::ref::ulp(VKATTN_DTYPE_F16, mag));
+                        worst = std::max(
+                            worst, std::fabs(got - ref[row * c.Dv + j]) / vkattn::ref::ulp(VKATTN_DTYPE_F16, mag));
                     }
                     const double lr = ref_lse[row], lg = vkattn::ref::load(p.lse.bytes.data(), VKATTN_DTYPE_F32, row);
-                    if (std::isinf(lr)) CHECK(lg == lr);
-                    else worst_lse = std::max(worst_lse, std::fabs(lg - lr) / std::max(1.0, std::fabs(lr)));
+                    if (std::isinf(lr))
+                        CHECK(lg == lr);
+                    else
+                        worst_lse = std::max(worst_lse, std::fabs(lg - lr) / std::max(1.0, std::fabs(lr)));
                 }
         INFO("layout " << static_cast<int>(layout));
         CHECK(worst <= 2.0);       // f16 ulps at the row magnitude
@@ -76,14 +80,15 @@ TEST_CASE("attention f16 compute: f32 host inputs against the reference on round
     }
 }
 
-TEST_CASE("attention f16 compute: an input beyond f16 reruns exactly; f16 inputs ignore the flag", "[attention][host]") {
+TEST_CASE("attention f16 compute: an input beyond f16 reruns exactly; f16 inputs ignore the flag",
+          "[attention][host]") {
     TestContext ctx;
     VKA_REQUIRE_DEVICE(ctx.ctx);
     Case c;
     c.dtype = VKATTN_DTYPE_F32, c.host = true, c.Hq = 3, c.Nq = 50, c.Nk = 90, c.D = 32;
     Problem exact, fast;
     build(c, &exact);
-    const float big = 7.0e4f;  // finite, beyond 65504
+    const float big = 7.0e4f;                                      // finite, beyond 65504
     std::memcpy(&exact.k.bytes[(2 * 90 * 32 + 17) * 4], &big, 4);  // late: packing of a later chunk may see it
     fast = exact;
     fast.desc.flags |= VKATTN_ATTENTION_F16_COMPUTE;

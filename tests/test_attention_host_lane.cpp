@@ -8,7 +8,6 @@
 // (VKATTN_TRANSFER_QUEUE=0), whose results test_attention.cpp checks against
 // the double reference at these shapes.
 #include <catch2/catch.hpp>
-
 #include <cstring>
 #include <memory>
 #include <string>
@@ -34,7 +33,7 @@ void same_bytes_on_both(vkattn_context lane, vkattn_context plain, const Case &c
     build(c, &a);
     b = a;
     INFO("dtype " << c.dtype << " B " << c.B << " Hq " << c.Hq << " Hkv " << c.Hkv << " Nq " << c.Nq << " Nk " << c.Nk
-                          << " D " << c.D << " Dv " << c.Dv << " mask " << c.mask_kind);
+                  << " D " << c.D << " Dv " << c.Dv << " mask " << c.mask_kind);
     vkattn_status s = run(lane, a);
     INFO("status " << vkattn_status_string(s) << ": " << (s ? vkattn_last_error() : ""));
     REQUIRE(s == VKATTN_SUCCESS);

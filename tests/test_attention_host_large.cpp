@@ -10,8 +10,7 @@
 #include "attention_reference.h"
 #include "test_util.h"
 
-TEST_CASE("attention: large strided host arrays are packed in parallel",
-          "[attention][host]") {
+TEST_CASE("attention: large strided host arrays are packed in parallel", "[attention][host]") {
     TestContext ctx;
     VKA_REQUIRE_DEVICE(ctx.ctx);
     // f32 [B, N, H, D] (BNHD, as ComfyUI passes it): q/k/v of 8 MiB each, so every

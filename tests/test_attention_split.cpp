@@ -12,7 +12,6 @@
 // on: hi + 2^-11 lo is within 2^-22 |x 2^e| + 2^-35 of x 2^e (half an ulp
 // of lo, 2^-11 below half an ulp of hi).
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -32,7 +31,9 @@ using namespace vkattn::ops::attn;
 
 namespace {
 
-Context &internal(vkattn_context c) { return *c->ctx; }
+Context &internal(vkattn_context c) {
+    return *c->ctx;
+}
 
 uint32_t bits_of(float f) {
     uint32_t u;
@@ -57,9 +58,11 @@ F32View make_view(int64_t B, int64_t H, int64_t N, int64_t D, bool bnhd, const s
     v.view.shape[0] = B, v.view.shape[1] = H, v.view.shape[2] = N, v.view.shape[3] = D;
     const int64_t pitch = D + 3;  // gaps between rows
     if (bnhd) {
-        v.view.strides[3] = 1, v.view.strides[1] = pitch, v.view.strides[2] = H * pitch, v.view.strides[0] = N * H * pitch;
+        v.view.strides[3] = 1, v.view.strides[1] = pitch, v.view.strides[2] = H * pitch,
+        v.view.strides[0] = N * H * pitch;
     } else {
-        v.view.strides[3] = 1, v.view.strides[2] = pitch, v.view.strides[1] = N * pitch, v.view.strides[0] = H * N * pitch;
+        v.view.strides[3] = 1, v.view.strides[2] = pitch, v.view.strides[1] = N * pitch,
+        v.view.strides[0] = H * N * pitch;
     }
     v.view.offset = 5;
     v.data.assign(static_cast<size_t>(5 + B * H * N * pitch), std::numeric_limits<float>::quiet_NaN());  // gaps: NaN
@@ -104,8 +107,10 @@ void check_tensor(const F32View &v, uint32_t hd, const uint32_t *copy, const uin
                     }
                     const float y = std::ldexp(v.at(b, h, n, d), e);
                     if (!std::isfinite(y)) {
-                        if (std::isnan(y)) REQUIRE(std::isnan(ref::f16_to_f32(hi)));
-                        else REQUIRE(ref::f16_to_f32(hi) == y);
+                        if (std::isnan(y))
+                            REQUIRE(std::isnan(ref::f16_to_f32(hi)));
+                        else
+                            REQUIRE(ref::f16_to_f32(hi) == y);
                         REQUIRE(lo == 0);
                         continue;
                     }
@@ -113,7 +118,8 @@ void check_tensor(const F32View &v, uint32_t hd, const uint32_t *copy, const uin
                     const float r = (y - ref::f16_to_f32(hi)) * 2048.0f;  // exact in f32
                     REQUIRE(lo == ref::f32_to_f16(r));
                     const double back = double(ref::f16_to_f32(hi)) + std::ldexp(double(ref::f16_to_f32(lo)), -11);
-                    REQUIRE(std::fabs(back - double(y)) <= std::ldexp(std::fabs(double(y)), -22) + std::ldexp(1.0, -35));
+                    REQUIRE(std::fabs(back - double(y)) <=
+                            std::ldexp(std::fabs(double(y)), -22) + std::ldexp(1.0, -35));
                     REQUIRE(std::fabs(double(y)) < 32768.0);
                 }
         }
@@ -187,7 +193,8 @@ TEST_CASE("attention split: zeros, inf, NaN and the largest f32", "[attention][s
     // ordinary values (the exponent comes from the finite ones); head 2 has
     // the largest finite f32 and an f32 subnormal.
     auto set = [](F32View &t, int64_t h, int64_t n, int64_t d, float x) {
-        t.data[static_cast<size_t>(t.view.offset + h * t.view.strides[1] + n * t.view.strides[2] + d * t.view.strides[3])] = x;
+        t.data[static_cast<size_t>(t.view.offset + h * t.view.strides[1] + n * t.view.strides[2] +
+                                   d * t.view.strides[3])] = x;
     };
     for (int64_t n = 0; n < 9; n++)
         for (int64_t d = 0; d < 70; d++) set(q, 0, n, d, 0.0f);

@@ -5,7 +5,6 @@
 // The GPU conversions of copy4d.comp (host calls on imported memory) must
 // agree with them bit for bit, so both host routes give the same results.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -46,8 +45,9 @@ std::vector<float> rounding_inputs() {
         x.push_back(std::nextafter(mid, 1e30f));
         x.push_back(-mid);
     }
-    for (float v : {0.0f, -0.0f, 65504.0f, 65519.99f, 65520.0f, 1e-8f, 2.9802322e-8f, 2.9802326e-8f, 6.1035156e-5f,
-                    6.1e-5f, 1e30f, -1e30f, std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity()})
+    for (float v :
+         {0.0f, -0.0f, 65504.0f, 65519.99f, 65520.0f, 1e-8f, 2.9802322e-8f, 2.9802326e-8f, 6.1035156e-5f, 6.1e-5f,
+          1e30f, -1e30f, std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity()})
         x.push_back(v);
     std::mt19937 rng(7);
     for (int i = 0; i < 200000; i++) {
@@ -57,7 +57,9 @@ std::vector<float> rounding_inputs() {
     return x;
 }
 
-vkattn::Context &internal(vkattn_context c) { return *c->ctx; }
+vkattn::Context &internal(vkattn_context c) {
+    return *c->ctx;
+}
 
 // Runs one copy4d conversion of `n` elements on the GPU: src rows of `cols`
 // elements at a padded stride of cols + 3, dst dense. Returns the flag word.
@@ -95,7 +97,7 @@ TEST_CASE("half convert: every f16 value widens exactly and narrows back", "[hal
     std::vector<uint16_t> h(65536), back(65536);
     std::vector<float> f(65536), fs(65536);
     for (uint32_t i = 0; i < 65536; i++) h[i] = static_cast<uint16_t>(i);
-    f16_to_f32_row(h.data(), 1, f.data(), 1, 65536);  // F16C route where present
+    f16_to_f32_row(h.data(), 1, f.data(), 1, 65536);   // F16C route where present
     f16_to_f32_row(h.data(), 2, fs.data(), 2, 32768);  // scalar route (even values)
     for (uint32_t i = 0; i < 65536; i++) {
         const float r = vkattn::ref::f16_to_f32(h[i]);
@@ -123,7 +125,8 @@ TEST_CASE("half convert: rounding matches the reference on boundaries and random
         const uint16_t r = vkattn::ref::f32_to_f16(x[i]);
         if (!same_f16(fast[i], r) || !same_f16(slow[i], r)) {
             bad++;
-            UNSCOPED_INFO("x = " << x[i] << " ref 0x" << std::hex << r << " fast 0x" << fast[i] << " scalar 0x" << slow[i]);
+            UNSCOPED_INFO("x = " << x[i] << " ref 0x" << std::hex << r << " fast 0x" << fast[i] << " scalar 0x"
+                                 << slow[i]);
         }
     }
     CHECK(bad == 0);

@@ -90,9 +90,9 @@ TEST_CASE("op helpers: binding windows", "[ops]") {
     const vkattn_view v = dense(1, 1, 10, 8, 3);
     const int64_t start[4] = {0, 0, 4, 0}, ext[4] = {1, 1, 2, 8};
     Window w = window(v, v.strides, start, ext, 4, 400, 64);
-    CHECK(w.offset == 128);           // 140 aligned down to 64
+    CHECK(w.offset == 128);  // 140 aligned down to 64
     CHECK(w.offset + w.org * 4 == 140);
-    CHECK(w.range == 204 - 128);      // end rounded up to 4 bytes
+    CHECK(w.range == 204 - 128);  // end rounded up to 4 bytes
     CHECK(w.range <= window_need(v.strides, ext, 4, 64));
     // Clamped to the buffer's end.
     w = window(v, v.strides, start, ext, 4, 190, 64);

@@ -2,10 +2,10 @@
 #include <atomic>
 #include <cctype>
 #include <cstdlib>
-#include <thread>
-#include <vector>
 #include <cstring>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "test_util.h"
 
@@ -18,12 +18,16 @@ struct EnvVar {
         const char *o = std::getenv(n);
         had = o != nullptr;
         if (o) old = o;
-        if (v) setenv(n, v, 1);
-        else unsetenv(n);
+        if (v)
+            setenv(n, v, 1);
+        else
+            unsetenv(n);
     }
     ~EnvVar() {
-        if (had) setenv(name.c_str(), old.c_str(), 1);
-        else unsetenv(name.c_str());
+        if (had)
+            setenv(name.c_str(), old.c_str(), 1);
+        else
+            unsetenv(name.c_str());
     }
 };
 }  // namespace
@@ -31,13 +35,25 @@ struct EnvVar {
 TEST_CASE("versions and status strings", "[runtime]") {
     CHECK(vkattn_abi_version() == VKATTN_ABI_VERSION);
     CHECK(vkattn_version() == VKATTN_VERSION_MAJOR * 10000 + VKATTN_VERSION_MINOR * 100 + VKATTN_VERSION_PATCH);
-    const vkattn_status all[] = {VKATTN_SUCCESS, VKATTN_ERROR_INVALID_ARGUMENT, VKATTN_ERROR_NULL_POINTER,
-                                 VKATTN_ERROR_INVALID_SHAPE, VKATTN_ERROR_INVALID_DTYPE, VKATTN_ERROR_SIZE_OVERFLOW,
-                                 VKATTN_ERROR_SHAPE_MISMATCH, VKATTN_ERROR_OUT_OF_BOUNDS, VKATTN_ERROR_WRONG_CONTEXT,
-                                 VKATTN_ERROR_UNSUPPORTED, VKATTN_ERROR_NO_VULKAN, VKATTN_ERROR_NO_DEVICE,
-                                 VKATTN_ERROR_FEATURE_MISSING, VKATTN_ERROR_OUT_OF_DEVICE_MEMORY,
-                                 VKATTN_ERROR_OUT_OF_HOST_MEMORY, VKATTN_ERROR_VULKAN, VKATTN_ERROR_SHADER_INTERFACE,
-                                 VKATTN_ERROR_DEVICE_LOST, VKATTN_ERROR_INTERNAL};
+    const vkattn_status all[] = {VKATTN_SUCCESS,
+                                 VKATTN_ERROR_INVALID_ARGUMENT,
+                                 VKATTN_ERROR_NULL_POINTER,
+                                 VKATTN_ERROR_INVALID_SHAPE,
+                                 VKATTN_ERROR_INVALID_DTYPE,
+                                 VKATTN_ERROR_SIZE_OVERFLOW,
+                                 VKATTN_ERROR_SHAPE_MISMATCH,
+                                 VKATTN_ERROR_OUT_OF_BOUNDS,
+                                 VKATTN_ERROR_WRONG_CONTEXT,
+                                 VKATTN_ERROR_UNSUPPORTED,
+                                 VKATTN_ERROR_NO_VULKAN,
+                                 VKATTN_ERROR_NO_DEVICE,
+                                 VKATTN_ERROR_FEATURE_MISSING,
+                                 VKATTN_ERROR_OUT_OF_DEVICE_MEMORY,
+                                 VKATTN_ERROR_OUT_OF_HOST_MEMORY,
+                                 VKATTN_ERROR_VULKAN,
+                                 VKATTN_ERROR_SHADER_INTERFACE,
+                                 VKATTN_ERROR_DEVICE_LOST,
+                                 VKATTN_ERROR_INTERNAL};
     for (auto s : all) {
         std::string name = vkattn_status_string(s);
         CHECK(name.rfind("VKATTN_", 0) == 0);
@@ -202,7 +218,8 @@ TEST_CASE("the context is usable from several threads", "[runtime]") {
                     continue;
                 }
                 std::vector<float> in(static_cast<size_t>(shape[0])), out(in.size());
-                for (size_t j = 0; j < in.size(); j++) in[j] = static_cast<float>(t * 100000 + i * 1000 + static_cast<int>(j));
+                for (size_t j = 0; j < in.size(); j++)
+                    in[j] = static_cast<float>(t * 100000 + i * 1000 + static_cast<int>(j));
                 if (vkattn_tensor_upload(x, in.data(), in.size() * 4) != VKATTN_SUCCESS ||
                     vkattn_tensor_download(x, out.data(), out.size() * 4) != VKATTN_SUCCESS || in != out)
                     failures++;

@@ -13,8 +13,10 @@ vkattn_memory_stats stats(vkattn_context c) {
 vkattn_tensor make(vkattn_context c, int64_t n, vkattn_status *status = nullptr) {
     vkattn_tensor t = nullptr;
     vkattn_status s = vkattn_tensor_create(c, VKATTN_DTYPE_F32, 1, &n, &t);
-    if (status) *status = s;
-    else REQUIRE(s == VKATTN_SUCCESS);
+    if (status)
+        *status = s;
+    else
+        REQUIRE(s == VKATTN_SUCCESS);
     return t;
 }
 }  // namespace
@@ -63,7 +65,7 @@ TEST_CASE("reserve allocates up front so that later tensors allocate nothing", "
     CHECK(s2.reserved == s1.reserved);
     for (auto t : ts) vkattn_tensor_destroy(t);
     VKA_CHECK_OK(vkattn_memory_trim(ctx));
-    CHECK(stats(ctx).reserved == s1.reserved);  // reserved blocks are never trimmed
+    CHECK(stats(ctx).reserved == s1.reserved);           // reserved blocks are never trimmed
     VKA_CHECK_OK(vkattn_memory_reserve(ctx, want / 2));  // already there: nothing new
     CHECK(stats(ctx).reserved == s1.reserved);
 }

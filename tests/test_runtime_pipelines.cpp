@@ -18,9 +18,12 @@ using namespace vkattn;
 
 namespace {
 ShaderInterface copy_iface() {
-    return ShaderInterface{{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER}, sizeof(UtilCopyPush), {0}};
+    return ShaderInterface{
+        {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER}, sizeof(UtilCopyPush), {0}};
 }
-Context &internal(vkattn_context c) { return *c->ctx; }
+Context &internal(vkattn_context c) {
+    return *c->ctx;
+}
 const EmbeddedShader &util_copy() {
     return embedded_shader(TestShaderId::util_copy_u32);
 }

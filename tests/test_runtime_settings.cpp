@@ -64,10 +64,10 @@ TEST_CASE("settings: a bad value fails context creation, naming the variable", "
     struct Bad {
         const char *name, *value;
     };
-    for (const Bad &b : {Bad{"VKATTN_VALIDATION", "maybe"}, Bad{"VKATTN_NO_HOST_IMPORT", "2"},
-                         Bad{"VKATTN_HOST_DIRECT", "auto"}, Bad{"VKATTN_TRANSFER_QUEUE", "fast"},
-                         Bad{"VKATTN_HEAP_LIMIT", "-5"}, Bad{"VKATTN_FORCE_SPLITKV", "three"},
-                         Bad{"VKATTN_HOST_CHUNKS", "-2"}, Bad{"VKATTN_COOPMAT", "nope"}}) {
+    for (const Bad &b :
+         {Bad{"VKATTN_VALIDATION", "maybe"}, Bad{"VKATTN_NO_HOST_IMPORT", "2"}, Bad{"VKATTN_HOST_DIRECT", "auto"},
+          Bad{"VKATTN_TRANSFER_QUEUE", "fast"}, Bad{"VKATTN_HEAP_LIMIT", "-5"}, Bad{"VKATTN_FORCE_SPLITKV", "three"},
+          Bad{"VKATTN_HOST_CHUNKS", "-2"}, Bad{"VKATTN_COOPMAT", "nope"}}) {
         Env e(b.name, b.value);
         std::string msg;
         INFO(b.name << "=" << b.value);

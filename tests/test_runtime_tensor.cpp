@@ -55,7 +55,8 @@ TEST_CASE("tensors larger than maxStorageBufferRange round-trip", "[tensor]") {
         if (info.max_storage_buffer_range > (512ull << 20)) {
             WARN("maxStorageBufferRange is " << info.max_storage_buffer_range << ": testing 129 MiB only");
         }
-        const int64_t n = static_cast<int64_t>((std::min<uint64_t>(info.max_storage_buffer_range, 128ull << 20) + (1 << 20) + 4) / 2 + 3);
+        const int64_t n = static_cast<int64_t>(
+            (std::min<uint64_t>(info.max_storage_buffer_range, 128ull << 20) + (1 << 20) + 4) / 2 + 3);
         vkattn_tensor t = nullptr;
         VKA_CHECK_OK(vkattn_tensor_create(ctx, VKATTN_DTYPE_F16, 1, &n, &t));
         std::vector<uint16_t> in(static_cast<size_t>(n)), out(in.size(), 0);

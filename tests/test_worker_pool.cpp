@@ -2,14 +2,13 @@
 // exactly once per call, whatever the part count; calls from several threads
 // take turns without losing parts; a call from inside a part runs inline; a
 // fork()ed child, whose copy of the pool has no threads, still completes.
-#include <catch2/catch.hpp>
-
-#include <atomic>
-#include <thread>
-#include <vector>
-
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <thread>
+#include <vector>
 
 #include "worker_pool.h"
 

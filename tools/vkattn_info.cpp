@@ -11,11 +11,11 @@ namespace {
 
 const char *type_name(uint32_t t) {
     switch (t) {
-    case VKATTN_DEVICE_DISCRETE_GPU: return "discrete GPU";
-    case VKATTN_DEVICE_INTEGRATED_GPU: return "integrated GPU";
-    case VKATTN_DEVICE_VIRTUAL_GPU: return "virtual GPU";
-    case VKATTN_DEVICE_CPU: return "CPU";
-    default: return "other";
+        case VKATTN_DEVICE_DISCRETE_GPU: return "discrete GPU";
+        case VKATTN_DEVICE_INTEGRATED_GPU: return "integrated GPU";
+        case VKATTN_DEVICE_VIRTUAL_GPU: return "virtual GPU";
+        case VKATTN_DEVICE_CPU: return "CPU";
+        default: return "other";
     }
 }
 
@@ -29,14 +29,16 @@ void print(const vkattn_device_info &d, bool chosen) {
     std::printf("[%u] %s%s\n", d.index, d.name, chosen ? "  (default)" : "");
     std::printf("    type                  %s, vendor 0x%04x device 0x%04x\n", type_name(d.device_type), d.vendor_id,
                 d.device_id);
-    std::printf("    Vulkan                %u.%u.%u, driver %s (%s)\n", d.api_version >> 22, (d.api_version >> 12) & 0x3ff,
-                d.api_version & 0xfff, d.driver_name, d.driver_info);
+    std::printf("    Vulkan                %u.%u.%u, driver %s (%s)\n", d.api_version >> 22,
+                (d.api_version >> 12) & 0x3ff, d.api_version & 0xfff, d.driver_name, d.driver_info);
     std::printf("    subgroup size         %u (min %u, max %u, size control %s, ops 0x%x)\n", d.subgroup_size,
                 d.min_subgroup_size, d.max_subgroup_size, d.subgroup_size_control ? "yes" : "no", d.subgroup_ops);
     std::printf("    shared memory         %u bytes\n", d.max_shared_memory);
-    std::printf("    workgroup invocations %u, push constants %u bytes\n", d.max_workgroup_invocations, d.max_push_constants);
+    std::printf("    workgroup invocations %u, push constants %u bytes\n", d.max_workgroup_invocations,
+                d.max_push_constants);
     std::printf("    maxStorageBufferRange %" PRIu64 " bytes (%s), offset alignment %" PRIu64 "\n",
-                d.max_storage_buffer_range, mib(d.max_storage_buffer_range).c_str(), d.min_storage_buffer_offset_alignment);
+                d.max_storage_buffer_range, mib(d.max_storage_buffer_range).c_str(),
+                d.min_storage_buffer_offset_alignment);
     std::printf("    f16 arithmetic        %s, 16-bit storage %s, int64 %s\n", d.shader_float16 ? "yes" : "no",
                 d.storage_16bit ? "yes" : "no", d.shader_int64 ? "yes" : "no");
     std::printf("    cooperative matrix    NV %s, KHR %s\n", d.nv_cooperative_matrix ? "yes" : "no",
@@ -45,7 +47,8 @@ void print(const vkattn_device_info &d, bool chosen) {
                 mib(d.device_local_budget).c_str(), d.memory_budget_ext ? "VK_EXT_memory_budget" : "heap size");
     std::printf("    host memory import    %s (alignment %" PRIu64 ")\n", d.external_memory_host ? "yes" : "no",
                 d.min_imported_host_pointer_alignment);
-    std::printf("    timestamps            %s (%.3f ns per tick)\n", d.timestamps ? "yes" : "no", d.timestamp_period_ns);
+    std::printf("    timestamps            %s (%.3f ns per tick)\n", d.timestamps ? "yes" : "no",
+                d.timestamp_period_ns);
 }
 
 }  // namespace
@@ -64,8 +67,8 @@ int main(int argc, char **argv) {
         std::fprintf(stderr, "vkattn-info: unknown argument %s (try --help)\n", argv[i]);
         return 2;
     }
-    std::printf("vkattn %u.%u.%u (ABI %u)\n", vkattn_version() / 10000, vkattn_version() / 100 % 100, vkattn_version() % 100,
-                vkattn_abi_version());
+    std::printf("vkattn %u.%u.%u (ABI %u)\n", vkattn_version() / 10000, vkattn_version() / 100 % 100,
+                vkattn_version() % 100, vkattn_abi_version());
     uint32_t n = 0;
     vkattn_status s = vkattn_device_count(&n);
     if (s != VKATTN_SUCCESS) {

@@ -80,8 +80,8 @@ typedef enum vkattn_status {
 
     /* 200-299: the request is valid but not supported here. */
     VKATTN_ERROR_UNSUPPORTED = 200,
-    VKATTN_ERROR_NO_VULKAN = 201, /* no Vulkan loader / driver on this machine */
-    VKATTN_ERROR_NO_DEVICE = 202, /* Vulkan works but no usable device matched */
+    VKATTN_ERROR_NO_VULKAN = 201,       /* no Vulkan loader / driver on this machine */
+    VKATTN_ERROR_NO_DEVICE = 202,       /* Vulkan works but no usable device matched */
     VKATTN_ERROR_FEATURE_MISSING = 203, /* the device lacks a required feature */
 
     /* 300-399: memory. The context stays usable afterwards. */
@@ -89,8 +89,8 @@ typedef enum vkattn_status {
     VKATTN_ERROR_OUT_OF_HOST_MEMORY = 301,
 
     /* 400-499: Vulkan or shader failures. */
-    VKATTN_ERROR_VULKAN = 400,             /* a Vulkan call failed */
-    VKATTN_ERROR_SHADER_INTERFACE = 401,   /* embedded SPIR-V disagrees with its op */
+    VKATTN_ERROR_VULKAN = 400,           /* a Vulkan call failed */
+    VKATTN_ERROR_SHADER_INTERFACE = 401, /* embedded SPIR-V disagrees with its op */
 
     /* 500-599: the device is gone; destroy the context. */
     VKATTN_ERROR_DEVICE_LOST = 500,
@@ -142,44 +142,45 @@ typedef enum vkattn_device_type {
 /* What the kernels care about on a device. Filled by the library. */
 typedef struct vkattn_device_info {
     uint32_t struct_size;
-    uint32_t index;               /* position in vkattn_device_count() order */
+    uint32_t index; /* position in vkattn_device_count() order */
     char name[256];
-    char driver_name[256];        /* e.g. "llvmpipe", "NVIDIA" (may be empty) */
+    char driver_name[256]; /* e.g. "llvmpipe", "NVIDIA" (may be empty) */
     char driver_info[256];
     uint32_t vendor_id, device_id;
-    uint32_t device_type;         /* vkattn_device_type */
-    uint32_t api_version;         /* VK_MAKE_API_VERSION encoding */
+    uint32_t device_type; /* vkattn_device_type */
+    uint32_t api_version; /* VK_MAKE_API_VERSION encoding */
     uint32_t driver_version;
     uint8_t device_uuid[16];
     /* subgroups */
-    uint32_t subgroup_size;       /* default subgroup size */
+    uint32_t subgroup_size;                        /* default subgroup size */
     uint32_t min_subgroup_size, max_subgroup_size; /* equal to subgroup_size without size control */
-    uint32_t subgroup_size_control;   /* 1 if VK_EXT_subgroup_size_control / 1.3 */
-    uint32_t subgroup_ops;        /* VkSubgroupFeatureFlags supported in compute */
+    uint32_t subgroup_size_control;                /* 1 if VK_EXT_subgroup_size_control / 1.3 */
+    uint32_t subgroup_ops;                         /* VkSubgroupFeatureFlags supported in compute */
     /* limits */
-    uint32_t max_shared_memory;   /* maxComputeSharedMemorySize, bytes */
+    uint32_t max_shared_memory; /* maxComputeSharedMemorySize, bytes */
     uint32_t max_workgroup_invocations;
     uint32_t max_push_constants;
-    uint64_t max_storage_buffer_range;  /* the device's; see also the context's */
+    uint64_t max_storage_buffer_range; /* the device's; see also the context's */
     uint64_t min_storage_buffer_offset_alignment;
     /* arithmetic / storage */
-    uint32_t shader_float16;      /* f16 arithmetic in shaders */
-    uint32_t storage_16bit;       /* 16-bit storage buffer access */
+    uint32_t shader_float16; /* f16 arithmetic in shaders */
+    uint32_t storage_16bit;  /* 16-bit storage buffer access */
     uint32_t shader_int64;
-    uint32_t nv_cooperative_matrix;   /* VK_NV_cooperative_matrix present */
-    uint32_t khr_cooperative_matrix;  /* VK_KHR_cooperative_matrix present */
+    uint32_t nv_cooperative_matrix;  /* VK_NV_cooperative_matrix present */
+    uint32_t khr_cooperative_matrix; /* VK_KHR_cooperative_matrix present */
     /* memory */
-    uint32_t memory_budget_ext;   /* VK_EXT_memory_budget present */
+    uint32_t memory_budget_ext;    /* VK_EXT_memory_budget present */
     uint32_t external_memory_host; /* VK_EXT_external_memory_host present */
     uint64_t min_imported_host_pointer_alignment;
-    uint64_t device_local_heap_size;  /* largest DEVICE_LOCAL heap, bytes */
-    uint64_t device_local_budget;     /* budget now (ext) or the heap size */
+    uint64_t device_local_heap_size; /* largest DEVICE_LOCAL heap, bytes */
+    uint64_t device_local_budget;    /* budget now (ext) or the heap size */
     /* timing */
-    uint32_t timestamps;          /* compute queue supports timestamps */
-    float timestamp_period_ns;    /* nanoseconds per timestamp tick */
+    uint32_t timestamps;       /* compute queue supports timestamps */
+    float timestamp_period_ns; /* nanoseconds per timestamp tick */
 } vkattn_device_info;
 
-#define VKATTN_DEVICE_INFO_INIT {sizeof(vkattn_device_info)}
+#define VKATTN_DEVICE_INFO_INIT \
+    { sizeof(vkattn_device_info) }
 
 /* The number of Vulkan devices. With no Vulkan loader or driver this returns
  * VKATTN_ERROR_NO_VULKAN (count set to 0); with a loader but no device,
@@ -211,9 +212,9 @@ typedef struct vkattn_context_options {
      * case-insensitive substring of the device name) if not NULL; else the
      * environment variable VKATTN_DEVICE (an index or a name substring);
      * else the best by type: discrete > integrated > virtual > CPU > other. */
-    int32_t device_index;         /* -1: not given */
-    const char *device_name;      /* NULL: not given; copied during the call */
-    uint32_t flags;               /* VKATTN_CONTEXT_* */
+    int32_t device_index;    /* -1: not given */
+    const char *device_name; /* NULL: not given; copied during the call */
+    uint32_t flags;          /* VKATTN_CONTEXT_* */
     /* An artificial limit on device-local memory that vkattn allocates,
      * bytes; 0 = none. Also settable as VKATTN_HEAP_LIMIT (bytes, or with a
      * K/M/G suffix). The smaller of limit and device budget applies. */
@@ -227,14 +228,14 @@ typedef struct vkattn_context_options {
     const char *cache_dir;
 } vkattn_context_options;
 
-#define VKATTN_CONTEXT_OPTIONS_INIT {sizeof(vkattn_context_options), -1, NULL, 0, 0, 0, NULL}
+#define VKATTN_CONTEXT_OPTIONS_INIT \
+    { sizeof(vkattn_context_options), -1, NULL, 0, 0, 0, NULL }
 
 /* Create a context on one device. `options` may be NULL (all defaults).
  * On success *out is a new context owned by the caller (vkattn_context_destroy).
  * Errors: NO_VULKAN (no loader/driver), NO_DEVICE (no device, or none matches
  * the requested index/name), FEATURE_MISSING (e.g. no 16-bit storage). */
-VKATTN_API vkattn_status vkattn_context_create(const vkattn_context_options *options,
-                                              vkattn_context *out);
+VKATTN_API vkattn_status vkattn_context_create(const vkattn_context_options *options, vkattn_context *out);
 
 /* Wait for the device, free every tensor still alive, write the pipeline
  * cache and release the device. NULL is a no-op. */
@@ -257,16 +258,17 @@ VKATTN_API uint64_t vkattn_validation_error_count(void);
 
 typedef struct vkattn_memory_stats {
     uint32_t struct_size;
-    uint64_t reserved;   /* device-local bytes held in blocks (pools) */
-    uint64_t in_use;     /* bytes of those handed out to tensors/workspace */
-    uint64_t peak;       /* highest in_use since creation or the last reset */
-    uint64_t budget;     /* the most vkattn may hold: min(device budget, heap limit) */
+    uint64_t reserved;         /* device-local bytes held in blocks (pools) */
+    uint64_t in_use;           /* bytes of those handed out to tensors/workspace */
+    uint64_t peak;             /* highest in_use since creation or the last reset */
+    uint64_t budget;           /* the most vkattn may hold: min(device budget, heap limit) */
     uint64_t block_count;      /* device memory allocations held */
     uint64_t allocation_count; /* sub-allocations alive */
     uint64_t staging_bytes;    /* host-visible staging held */
 } vkattn_memory_stats;
 
-#define VKATTN_MEMORY_STATS_INIT {sizeof(vkattn_memory_stats)}
+#define VKATTN_MEMORY_STATS_INIT \
+    { sizeof(vkattn_memory_stats) }
 
 /* Allocate at least `bytes` of device memory now, so that later tensors and
  * workspace up to that total allocate nothing from the driver. Reserved
@@ -293,7 +295,7 @@ VKATTN_API vkattn_status vkattn_memory_reset_peak(vkattn_context ctx);
  * Errors: INVALID_SHAPE, INVALID_DTYPE, SIZE_OVERFLOW (the byte size does
  * not fit in 64 bits), OUT_OF_DEVICE_MEMORY. */
 VKATTN_API vkattn_status vkattn_tensor_create(vkattn_context ctx, vkattn_dtype dtype, int32_t ndim,
-                                             const int64_t *shape, vkattn_tensor *out);
+                                              const int64_t *shape, vkattn_tensor *out);
 
 /* Free a tensor (waits for work that uses it). NULL is a no-op. */
 VKATTN_API void vkattn_tensor_destroy(vkattn_tensor tensor);
@@ -301,7 +303,7 @@ VKATTN_API void vkattn_tensor_destroy(vkattn_tensor tensor);
 /* dtype, rank and shape of a tensor; any out-pointer may be NULL; `shape`
  * receives ndim values (room for VKATTN_MAX_DIMS is always enough). */
 VKATTN_API vkattn_status vkattn_tensor_get_info(vkattn_tensor tensor, vkattn_dtype *dtype, int32_t *ndim,
-                                               int64_t *shape, uint64_t *bytes);
+                                                int64_t *shape, uint64_t *bytes);
 
 /* Copy `bytes` (exactly the tensor's byte size) from host memory into the
  * tensor. `src` is only read during the call. Large, suitably aligned host
@@ -318,9 +320,8 @@ VKATTN_API vkattn_status vkattn_tensor_download(vkattn_tensor tensor, void *dst,
  * broadcasting). `host_strides` holds ndim values. The host array's
  * element type is the tensor's dtype. */
 VKATTN_API vkattn_status vkattn_tensor_upload_strided(vkattn_tensor tensor, const void *src,
-                                                     const int64_t *host_strides);
-VKATTN_API vkattn_status vkattn_tensor_download_strided(vkattn_tensor tensor, void *dst,
-                                                       const int64_t *host_strides);
+                                                      const int64_t *host_strides);
+VKATTN_API vkattn_status vkattn_tensor_download_strided(vkattn_tensor tensor, void *dst, const int64_t *host_strides);
 
 /* ------------------------------------------------------------------------ */
 /* Attention                                                                */
@@ -380,29 +381,30 @@ enum {
  * A row whose every key is masked gives zeros (and lse = -inf). */
 typedef struct vkattn_attention_desc {
     uint32_t struct_size;
-    vkattn_dtype dtype;          /* of q, k and v: F32, F16 or BF16 */
-    vkattn_dtype out_dtype;      /* dtype or F32 */
-    uint32_t flags;              /* VKATTN_ATTENTION_* */
-    float scale;                 /* with VKATTN_ATTENTION_SCALE */
+    vkattn_dtype dtype;     /* of q, k and v: F32, F16 or BF16 */
+    vkattn_dtype out_dtype; /* dtype or F32 */
+    uint32_t flags;         /* VKATTN_ATTENTION_* */
+    float scale;            /* with VKATTN_ATTENTION_SCALE */
     vkattn_mask_kind mask_kind;
-    vkattn_dtype mask_dtype;     /* ADDITIVE: F32 or F16; BOOL: BOOL */
+    vkattn_dtype mask_dtype; /* ADDITIVE: F32 or F16; BOOL: BOOL */
     vkattn_backend backend;
     vkattn_view q, k, v, out;
-    vkattn_view mask;            /* shape[i] is the broadcast size (1 or full); stride may be 0 */
+    vkattn_view mask; /* shape[i] is the broadcast size (1 or full); stride may be 0 */
     vkattn_view lse;
 } vkattn_attention_desc;
 
 /* Zero everything, set struct_size; then fill dtype, views, ... */
-#define VKATTN_ATTENTION_DESC_INIT {sizeof(vkattn_attention_desc)}
+#define VKATTN_ATTENTION_DESC_INIT \
+    { sizeof(vkattn_attention_desc) }
 
 /* Attention on device tensors. q, k, v, out are required; mask with a
  * mask_kind other than NONE; lse with VKATTN_ATTENTION_LSE (else ignored,
  * may be NULL). The tensors' dtypes must match the descriptor, every view
  * must lie inside its tensor, and `out`/`lse` must not overlap the inputs.
  * Returns when the result is in `out`. On any error nothing is written. */
-VKATTN_API vkattn_status vkattn_attention(vkattn_context ctx, const vkattn_attention_desc *desc,
-                                         vkattn_tensor q, vkattn_tensor k, vkattn_tensor v,
-                                         vkattn_tensor mask, vkattn_tensor out, vkattn_tensor lse);
+VKATTN_API vkattn_status vkattn_attention(vkattn_context ctx, const vkattn_attention_desc *desc, vkattn_tensor q,
+                                          vkattn_tensor k, vkattn_tensor v, vkattn_tensor mask, vkattn_tensor out,
+                                          vkattn_tensor lse);
 
 /* The same on host memory: views are relative to the host pointers. The
  * library packs the inputs into staging memory and uploads, runs and downloads
@@ -410,9 +412,8 @@ VKATTN_API vkattn_status vkattn_attention(vkattn_context ctx, const vkattn_atten
  * overlap. Pointers are only used during the call. On an
  * error `out` and `lse` may have been partly written only if the status is
  * VKATTN_ERROR_DEVICE_LOST or VKATTN_ERROR_VULKAN; never for argument errors. */
-VKATTN_API vkattn_status vkattn_attention_host(vkattn_context ctx, const vkattn_attention_desc *desc,
-                                              const void *q, const void *k, const void *v,
-                                              const void *mask, void *out, float *lse);
+VKATTN_API vkattn_status vkattn_attention_host(vkattn_context ctx, const vkattn_attention_desc *desc, const void *q,
+                                               const void *k, const void *v, const void *mask, void *out, float *lse);
 
 /* Device workspace (bytes) vkattn_attention needs for this descriptor,
  * beyond the tensors themselves: split-KV partial results, and for f32
@@ -421,7 +422,7 @@ VKATTN_API vkattn_status vkattn_attention_host(vkattn_context ctx, const vkattn_
  * 64, 80 or 128). Where that allocation fails under AUTO, the call runs on
  * the portable path, which needs no copies. */
 VKATTN_API vkattn_status vkattn_attention_workspace_size(vkattn_context ctx, const vkattn_attention_desc *desc,
-                                                        uint64_t *bytes);
+                                                         uint64_t *bytes);
 
 /* ------------------------------------------------------------------------ */
 /* Profiling                                                                */
@@ -429,14 +430,15 @@ VKATTN_API vkattn_status vkattn_attention_workspace_size(vkattn_context ctx, con
 
 typedef struct vkattn_call_info {
     uint32_t struct_size;
-    char path[64];        /* e.g. "portable", "portable+splitkv", "coopmat_nv", "coopmat_nv_f32" */
-    char variant[128];    /* the shader variant of the main dispatch */
-    uint32_t dispatches;  /* compute dispatches recorded */
-    uint32_t submits;     /* queue submissions */
-    double gpu_ms;        /* sum of GPU time of the dispatches (timestamps); -1 if unknown */
+    char path[64];       /* e.g. "portable", "portable+splitkv", "coopmat_nv", "coopmat_nv_f32" */
+    char variant[128];   /* the shader variant of the main dispatch */
+    uint32_t dispatches; /* compute dispatches recorded */
+    uint32_t submits;    /* queue submissions */
+    double gpu_ms;       /* sum of GPU time of the dispatches (timestamps); -1 if unknown */
 } vkattn_call_info;
 
-#define VKATTN_CALL_INFO_INIT {sizeof(vkattn_call_info)}
+#define VKATTN_CALL_INFO_INIT \
+    { sizeof(vkattn_call_info) }
 
 /* What the last op call on this context did (attention, ...). */
 VKATTN_API vkattn_status vkattn_context_last_call(vkattn_context ctx, vkattn_call_info *info);
@@ -447,7 +449,7 @@ VKATTN_API vkattn_status vkattn_context_last_call(vkattn_context ctx, vkattn_cal
  * when capacity is 0) and the number available to *count. *count is 0
  * without timestamp support. */
 VKATTN_API vkattn_status vkattn_context_last_dispatch_times(vkattn_context ctx, double *ms, uint32_t capacity,
-                                                           uint32_t *count);
+                                                            uint32_t *count);
 
 #ifdef __cplusplus
 }

@@ -2,4 +2,6 @@
 #include "attention.h"
 #include "context.h"
 
-int layering_ops_control() { return 0; }
+int layering_ops_control() {
+    return 0;
+}

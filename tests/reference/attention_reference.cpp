@@ -33,9 +33,12 @@ float f16_to_f32(uint16_t h) {
     const int e = (h >> 10) & 0x1f;
     const uint32_t m = h & 0x3ffu;
     double v;
-    if (e == 0) v = std::ldexp(static_cast<double>(m), -24);
-    else if (e == 31) v = m ? std::numeric_limits<double>::quiet_NaN() : std::numeric_limits<double>::infinity();
-    else v = std::ldexp(static_cast<double>(m | 0x400u), e - 25);
+    if (e == 0)
+        v = std::ldexp(static_cast<double>(m), -24);
+    else if (e == 31)
+        v = m ? std::numeric_limits<double>::quiet_NaN() : std::numeric_limits<double>::infinity();
+    else
+        v = std::ldexp(static_cast<double>(m | 0x400u), e - 25);
     return static_cast<float>(sign ? -v : v);
 }
 
@@ -55,11 +58,11 @@ float bf16_to_f32(uint16_t h) {
 
 double load(const void *base, vkattn_dtype dtype, int64_t index) {
     switch (dtype) {
-    case VKATTN_DTYPE_F32: return static_cast<const float *>(base)[index];
-    case VKATTN_DTYPE_F16: return f16_to_f32(static_cast<const uint16_t *>(base)[index]);
-    case VKATTN_DTYPE_BF16: return bf16_to_f32(static_cast<const uint16_t *>(base)[index]);
-    case VKATTN_DTYPE_BOOL: return static_cast<const uint8_t *>(base)[index] ? 1.0 : 0.0;
-    default: return std::numeric_limits<double>::quiet_NaN();
+        case VKATTN_DTYPE_F32: return static_cast<const float *>(base)[index];
+        case VKATTN_DTYPE_F16: return f16_to_f32(static_cast<const uint16_t *>(base)[index]);
+        case VKATTN_DTYPE_BF16: return bf16_to_f32(static_cast<const uint16_t *>(base)[index]);
+        case VKATTN_DTYPE_BOOL: return static_cast<const uint8_t *>(base)[index] ? 1.0 : 0.0;
+        default: return std::numeric_limits<double>::quiet_NaN();
     }
 }
 
@@ -69,9 +72,9 @@ int64_t at(const vkattn_view &v, int64_t a, int64_t b, int64_t c, int64_t d) {
 }
 }  // namespace
 
-void attention_rows(const vkattn_attention_desc &desc, const void *q, const void *k, const void *v,
-                    const void *mask, int64_t b, int64_t h, const std::vector<int64_t> &rows,
-                    std::vector<double> *out, std::vector<double> *lse) {
+void attention_rows(const vkattn_attention_desc &desc, const void *q, const void *k, const void *v, const void *mask,
+                    int64_t b, int64_t h, const std::vector<int64_t> &rows, std::vector<double> *out,
+                    std::vector<double> *lse) {
     const int64_t Hq = desc.q.shape[1], D = desc.q.shape[3];
     const int64_t Hkv = desc.k.shape[1], Nk = desc.k.shape[2], Dv = desc.v.shape[3];
     const int64_t kvh = h / (Hq / Hkv);
@@ -100,8 +103,10 @@ void attention_rows(const vkattn_attention_desc &desc, const void *q, const void
                     const int64_t mi = at(mv, mv.shape[0] == 1 ? 0 : b, mv.shape[1] == 1 ? 0 : h,
                                           mv.shape[2] == 1 ? 0 : i, mv.shape[3] == 1 ? 0 : j);
                     const double mval = load(mask, desc.mask_dtype, mi);
-                    if (desc.mask_kind == VKATTN_MASK_BOOL) x = mval != 0 ? x : ninf;
-                    else x += mval;
+                    if (desc.mask_kind == VKATTN_MASK_BOOL)
+                        x = mval != 0 ? x : ninf;
+                    else
+                        x += mval;
                 }
             }
             logit[j] = x;
@@ -128,8 +133,8 @@ void attention_rows(const vkattn_attention_desc &desc, const void *q, const void
     }
 }
 
-void attention(const vkattn_attention_desc &desc, const void *q, const void *k, const void *v,
-               const void *mask, std::vector<double> *out, std::vector<double> *lse) {
+void attention(const vkattn_attention_desc &desc, const void *q, const void *k, const void *v, const void *mask,
+               std::vector<double> *out, std::vector<double> *lse) {
     const int64_t B = desc.q.shape[0], Hq = desc.q.shape[1], Nq = desc.q.shape[2], Dv = desc.v.shape[3];
     out->assign(static_cast<size_t>(B * Hq * Nq * Dv), 0.0);
     lse->assign(static_cast<size_t>(B * Hq * Nq), 0.0);
@@ -147,9 +152,9 @@ void attention(const vkattn_attention_desc &desc, const void *q, const void *k, 
 double ulp(vkattn_dtype dtype, double x) {
     int mant, emin;
     switch (dtype) {
-    case VKATTN_DTYPE_F16: mant = 10, emin = -14; break;
-    case VKATTN_DTYPE_BF16: mant = 7, emin = -126; break;
-    default: mant = 23, emin = -126; break;
+        case VKATTN_DTYPE_F16: mant = 10, emin = -14; break;
+        case VKATTN_DTYPE_BF16: mant = 7, emin = -126; break;
+        default: mant = 23, emin = -126; break;
     }
     const double a = std::fabs(x);
     int e = emin;

@@ -22,13 +22,13 @@ double load(const void *base, vkattn_dtype dtype, int64_t index);
 // Attention for query rows `rows` (indices into Nq) of (batch b, query head h).
 // out receives rows.size() * Dv values (row-major), lse rows.size() values
 // (-inf for a fully masked row). Rows that are fully masked give zeros.
-void attention_rows(const vkattn_attention_desc &desc, const void *q, const void *k, const void *v,
-                    const void *mask, int64_t b, int64_t h, const std::vector<int64_t> &rows,
-                    std::vector<double> *out, std::vector<double> *lse);
+void attention_rows(const vkattn_attention_desc &desc, const void *q, const void *k, const void *v, const void *mask,
+                    int64_t b, int64_t h, const std::vector<int64_t> &rows, std::vector<double> *out,
+                    std::vector<double> *lse);
 
 // Whole tensor: out is dense [B, Hq, Nq, Dv], lse dense [B, Hq, Nq].
-void attention(const vkattn_attention_desc &desc, const void *q, const void *k, const void *v,
-               const void *mask, std::vector<double> *out, std::vector<double> *lse);
+void attention(const vkattn_attention_desc &desc, const void *q, const void *k, const void *v, const void *mask,
+               std::vector<double> *out, std::vector<double> *lse);
 
 // One unit in the last place of `dtype` at magnitude |x| (for x == 0, at the
 // smallest normal). Tolerances are stated as multiples of this.

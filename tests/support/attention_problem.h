@@ -4,14 +4,13 @@
 // Each test file keeps its own check() (tolerances differ per path).
 #pragma once
 
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <cstdio>
 #include <limits>
 #include <map>
 #include <random>
@@ -28,7 +27,9 @@ namespace attn_test {
 // Tolerances in ulps of the output dtype at the row magnitude; the reasoning
 // behind them is at the top of test_attention.cpp.
 constexpr double kTolLowp = 2.0;  // f16 / bf16 outputs
-inline double tol_f32(int64_t nk) { return 8.0 * (1.0 + std::log2(static_cast<double>(nk))); }
+inline double tol_f32(int64_t nk) {
+    return 8.0 * (1.0 + std::log2(static_cast<double>(nk)));
+}
 
 // Largest error seen per key (output dtype, lse, ...), printed at exit.
 struct Stats {
@@ -54,8 +55,8 @@ struct Case {
     vkattn_mask_kind mask_kind = VKATTN_MASK_NONE;
     vkattn_dtype mask_dtype = VKATTN_DTYPE_F32;
     int64_t mask_shape[4] = {0, 0, 0, 0};  // 0: full size, 1: broadcast
-    bool mask_stride0 = false;  // broadcast by full shape + stride 0 instead of shape 1
-    bool mask_neg_inf = false;  // scatter -inf (or false) entries, rows 1 and 3 fully masked
+    bool mask_stride0 = false;             // broadcast by full shape + stride 0 instead of shape 1
+    bool mask_neg_inf = false;             // scatter -inf (or false) entries, rows 1 and 3 fully masked
     float qk_mul = 1, v_add = 0;
     bool host = false;
     bool p_round = false;  // coopmat: add the f16-P rounding bound (see test_attention_coopmat.cpp)
@@ -89,21 +90,21 @@ inline vkattn_view make_view(Layout l, int64_t a, int64_t b, int64_t c, int64_t 
     vkattn_view v{};
     v.shape[0] = a, v.shape[1] = b, v.shape[2] = c, v.shape[3] = d;
     switch (l) {
-    case Layout::BHND:
-        v.strides[3] = 1, v.strides[2] = d, v.strides[1] = c * d, v.strides[0] = b * c * d;
-        *elems = a * b * c * d;
-        break;
-    case Layout::BNHD:  // [B, N, H, D] memory
-        v.strides[3] = 1, v.strides[1] = d, v.strides[2] = b * d, v.strides[0] = c * b * d;
-        *elems = a * b * c * d;
-        break;
-    case Layout::Sliced: {  // every other element of a wider row, past an offset: the gather path
-        const int64_t row = 2 * d + 3;
-        v.offset = 5;
-        v.strides[3] = 2, v.strides[2] = row, v.strides[1] = c * row, v.strides[0] = b * c * row;
-        *elems = a * b * c * row + 5;
-        break;
-    }
+        case Layout::BHND:
+            v.strides[3] = 1, v.strides[2] = d, v.strides[1] = c * d, v.strides[0] = b * c * d;
+            *elems = a * b * c * d;
+            break;
+        case Layout::BNHD:  // [B, N, H, D] memory
+            v.strides[3] = 1, v.strides[1] = d, v.strides[2] = b * d, v.strides[0] = c * b * d;
+            *elems = a * b * c * d;
+            break;
+        case Layout::Sliced: {  // every other element of a wider row, past an offset: the gather path
+            const int64_t row = 2 * d + 3;
+            v.offset = 5;
+            v.strides[3] = 2, v.strides[2] = row, v.strides[1] = c * row, v.strides[0] = b * c * row;
+            *elems = a * b * c * row + 5;
+            break;
+        }
     }
     return v;
 }
@@ -160,8 +161,10 @@ inline void build(const Case &c0, Problem *p) {
         std::uniform_real_distribution<double> ud(0.0, 1.0);
         for (int64_t i = 0; i < n; i++) {
             const bool drop = c.mask_neg_inf && ud(rng) < 0.3;
-            if (c.mask_kind == VKATTN_MASK_BOOL) p->mask.set(i, drop ? 0 : 1);
-            else p->mask.set(i, drop ? -std::numeric_limits<double>::infinity() : nd(rng) * 2);
+            if (c.mask_kind == VKATTN_MASK_BOOL)
+                p->mask.set(i, drop ? 0 : 1);
+            else
+                p->mask.set(i, drop ? -std::numeric_limits<double>::infinity() : nd(rng) * 2);
         }
         if (c.mask_neg_inf && ms[2] > 1 && ms[3] > 1) {  // rows 1 and 3 of each (b, h) fully masked
             for (int64_t a = 0; a < ms[0]; a++)
@@ -276,8 +279,7 @@ struct EnvGuard {
 // restores the context's hooks after.
 class TuneGuard {
 public:
-    TuneGuard(vkattn_context ctx, const char *name, const char *value)
-        : tuning_(ctx->ctx->tuning()), saved_(tuning_) {
+    TuneGuard(vkattn_context ctx, const char *name, const char *value) : tuning_(ctx->ctx->tuning()), saved_(tuning_) {
         const vkattn::Status s = vkattn::set_tuning(&tuning_, name, value);
         INFO(name << "=" << value << ": " << s.message());
         REQUIRE(s.ok());

@@ -3,7 +3,6 @@
 // failure lands on the test case that caused it).
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
-
 #include <cstdio>
 
 #include "vkattn.h"

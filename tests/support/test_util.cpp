@@ -4,7 +4,9 @@
 
 static bool g_no_device = false;
 
-bool no_vulkan_device() { return g_no_device; }
+bool no_vulkan_device() {
+    return g_no_device;
+}
 
 vkattn_context make_test_context(const vkattn_context_options *options) {
     vkattn_context ctx = nullptr;

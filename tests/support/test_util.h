@@ -2,7 +2,6 @@
 #pragma once
 
 #include <catch2/catch.hpp>
-
 #include <cstdint>
 #include <string>
 
@@ -33,18 +32,17 @@ struct TestContext {
 
 // Skip the rest of a test case when there is no Vulkan device at all. CI has
 // lavapipe, so nothing skips there.
-#define VKA_REQUIRE_DEVICE(ctx)                                                  \
-    do {                                                                         \
-        if (!(ctx)) {                                                            \
-            WARN("skipped: no Vulkan device on this machine");                   \
-            return;                                                              \
-        }                                                                        \
+#define VKA_REQUIRE_DEVICE(ctx)                                \
+    do {                                                       \
+        if (!(ctx)) {                                          \
+            WARN("skipped: no Vulkan device on this machine"); \
+            return;                                            \
+        }                                                      \
     } while (0)
 
-#define VKA_CHECK_OK(expr)                                                      \
-    do {                                                                        \
-        vkattn_status vka_s_ = (expr);                                          \
-        INFO(#expr << " -> " << vkattn_status_string(vka_s_) << ": "            \
-                   << (vka_s_ ? vkattn_last_error() : ""));                      \
-        REQUIRE(vka_s_ == VKATTN_SUCCESS);                                      \
+#define VKA_CHECK_OK(expr)                                                                                    \
+    do {                                                                                                      \
+        vkattn_status vka_s_ = (expr);                                                                        \
+        INFO(#expr << " -> " << vkattn_status_string(vka_s_) << ": " << (vka_s_ ? vkattn_last_error() : "")); \
+        REQUIRE(vka_s_ == VKATTN_SUCCESS);                                                                    \
     } while (0)

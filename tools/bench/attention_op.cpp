@@ -60,24 +60,18 @@ const char *layout_name(Layout l) {
 
 const char *mask_name(vkattn_mask_kind m) {
     switch (m) {
-        case VKATTN_MASK_NONE:
-            return "none";
-        case VKATTN_MASK_ADDITIVE:
-            return "additive";
-        case VKATTN_MASK_BOOL:
-            return "bool";
+        case VKATTN_MASK_NONE: return "none";
+        case VKATTN_MASK_ADDITIVE: return "additive";
+        case VKATTN_MASK_BOOL: return "bool";
     }
     return "?";
 }
 
 const char *mask_shape_name(MaskShape s) {
     switch (s) {
-        case MaskShape::Key:
-            return "key";
-        case MaskShape::QueryKey:
-            return "query_key";
-        case MaskShape::Full:
-            return "full";
+        case MaskShape::Key: return "key";
+        case MaskShape::QueryKey: return "query_key";
+        case MaskShape::Full: return "full";
     }
     return "?";
 }

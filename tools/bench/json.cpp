@@ -45,18 +45,12 @@ const Json *Json::find(std::string_view key) const {
 
 const char *Json::type_name(Type t) {
     switch (t) {
-        case Type::Null:
-            return "null";
-        case Type::Bool:
-            return "boolean";
-        case Type::Number:
-            return "number";
-        case Type::String:
-            return "string";
-        case Type::Array:
-            return "array";
-        case Type::Object:
-            return "object";
+        case Type::Null: return "null";
+        case Type::Bool: return "boolean";
+        case Type::Number: return "number";
+        case Type::String: return "string";
+        case Type::Array: return "array";
+        case Type::Object: return "object";
     }
     return "?";
 }
@@ -216,30 +210,14 @@ private:
             if (pos_ >= s_.size()) return fail("unterminated escape");
             char e = s_[pos_++];
             switch (e) {
-                case '"':
-                    out->push_back('"');
-                    break;
-                case '\\':
-                    out->push_back('\\');
-                    break;
-                case '/':
-                    out->push_back('/');
-                    break;
-                case 'b':
-                    out->push_back('\b');
-                    break;
-                case 'f':
-                    out->push_back('\f');
-                    break;
-                case 'n':
-                    out->push_back('\n');
-                    break;
-                case 'r':
-                    out->push_back('\r');
-                    break;
-                case 't':
-                    out->push_back('\t');
-                    break;
+                case '"': out->push_back('"'); break;
+                case '\\': out->push_back('\\'); break;
+                case '/': out->push_back('/'); break;
+                case 'b': out->push_back('\b'); break;
+                case 'f': out->push_back('\f'); break;
+                case 'n': out->push_back('\n'); break;
+                case 'r': out->push_back('\r'); break;
+                case 't': out->push_back('\t'); break;
                 case 'u': {
                     uint32_t cp = 0;
                     if (!hex4(&cp)) return false;
@@ -254,8 +232,7 @@ private:
                     put_utf8(out, cp);
                     break;
                 }
-                default:
-                    return fail(std::string("unknown escape '\\") + e + "'");
+                default: return fail(std::string("unknown escape '\\") + e + "'");
             }
         }
     }
@@ -354,21 +331,11 @@ std::string json_quote(std::string_view s) {
     std::string o = "\"";
     for (char c : s) {
         switch (c) {
-            case '"':
-                o += "\\\"";
-                break;
-            case '\\':
-                o += "\\\\";
-                break;
-            case '\n':
-                o += "\\n";
-                break;
-            case '\r':
-                o += "\\r";
-                break;
-            case '\t':
-                o += "\\t";
-                break;
+            case '"': o += "\\\""; break;
+            case '\\': o += "\\\\"; break;
+            case '\n': o += "\\n"; break;
+            case '\r': o += "\\r"; break;
+            case '\t': o += "\\t"; break;
             default:
                 if (static_cast<unsigned char>(c) < 0x20) {
                     char buf[8];

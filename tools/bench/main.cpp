@@ -261,16 +261,11 @@ std::string resolve_suite(const std::string &arg, std::vector<std::string> *trie
 
 const char *type_name(uint32_t t) {
     switch (t) {
-        case VKATTN_DEVICE_INTEGRATED_GPU:
-            return "integrated GPU";
-        case VKATTN_DEVICE_DISCRETE_GPU:
-            return "discrete GPU";
-        case VKATTN_DEVICE_VIRTUAL_GPU:
-            return "virtual GPU";
-        case VKATTN_DEVICE_CPU:
-            return "CPU";
-        default:
-            return "other";
+        case VKATTN_DEVICE_INTEGRATED_GPU: return "integrated GPU";
+        case VKATTN_DEVICE_DISCRETE_GPU: return "discrete GPU";
+        case VKATTN_DEVICE_VIRTUAL_GPU: return "virtual GPU";
+        case VKATTN_DEVICE_CPU: return "CPU";
+        default: return "other";
     }
 }
 

@@ -8,16 +8,11 @@ namespace ref = vkattn::ref;
 
 const char *dtype_name(vkattn_dtype t) {
     switch (t) {
-        case VKATTN_DTYPE_F32:
-            return "f32";
-        case VKATTN_DTYPE_F16:
-            return "f16";
-        case VKATTN_DTYPE_BF16:
-            return "bf16";
-        case VKATTN_DTYPE_BOOL:
-            return "bool";
-        default:
-            return "?";
+        case VKATTN_DTYPE_F32: return "f32";
+        case VKATTN_DTYPE_F16: return "f16";
+        case VKATTN_DTYPE_BF16: return "bf16";
+        case VKATTN_DTYPE_BOOL: return "bool";
+        default: return "?";
     }
 }
 
@@ -44,20 +39,11 @@ std::string status_message(vkattn_status s) {
 
 void store(void *base, vkattn_dtype dtype, size_t i, float x) {
     switch (dtype) {
-        case VKATTN_DTYPE_F32:
-            static_cast<float *>(base)[i] = x;
-            break;
-        case VKATTN_DTYPE_F16:
-            static_cast<uint16_t *>(base)[i] = ref::f32_to_f16(x);
-            break;
-        case VKATTN_DTYPE_BF16:
-            static_cast<uint16_t *>(base)[i] = ref::f32_to_bf16(x);
-            break;
-        case VKATTN_DTYPE_BOOL:
-            static_cast<uint8_t *>(base)[i] = x != 0.0f ? 1 : 0;
-            break;
-        default:
-            break;
+        case VKATTN_DTYPE_F32: static_cast<float *>(base)[i] = x; break;
+        case VKATTN_DTYPE_F16: static_cast<uint16_t *>(base)[i] = ref::f32_to_f16(x); break;
+        case VKATTN_DTYPE_BF16: static_cast<uint16_t *>(base)[i] = ref::f32_to_bf16(x); break;
+        case VKATTN_DTYPE_BOOL: static_cast<uint8_t *>(base)[i] = x != 0.0f ? 1 : 0; break;
+        default: break;
     }
 }
 

@@ -14,12 +14,9 @@ using Clock = std::chrono::steady_clock;
 
 const char *backend_name(vkattn_backend b) {
     switch (b) {
-        case VKATTN_BACKEND_AUTO:
-            return "auto";
-        case VKATTN_BACKEND_PORTABLE:
-            return "portable";
-        case VKATTN_BACKEND_COOPMAT:
-            return "coopmat";
+        case VKATTN_BACKEND_AUTO: return "auto";
+        case VKATTN_BACKEND_PORTABLE: return "portable";
+        case VKATTN_BACKEND_COOPMAT: return "coopmat";
     }
     return "?";
 }
