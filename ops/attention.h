@@ -41,9 +41,38 @@ inline Dims dims(const vkattn_attention_desc &d) {
 // broadcast, 64-bit extents). Names the offending field.
 Status validate_desc(const vkattn_attention_desc &d);
 
-// The tiling of the portable kernel (specialization constants).
+// The kernel family a Config tiles: which of its fields apply, and how they
+// become specialization constants 5..7 (spec_values in ops/attention.cpp).
+enum class Kernel : uint8_t {
+    Portable,  // attention.comp: DC, BV, U_SIZE
+    Fast,      // attention_fast.comp: DC, PACK = BV | TC << 8 | OTC << 16 | PREF << 24, U_SIZE
+    Coopmat,   // attention_coopmat*.comp: LAYOUT, NW, MT
+};
+
+// The tiling of an attention kernel (its specialization constants). Each
+// field means one thing; the fields of other kernels keep their defaults.
 struct Config {
-    uint32_t wg = 128, hdk = 64, hdv = 64, br = 64, bc = 64, dc = 16, bv = 16, u_size = 0;
+    Kernel kernel = Kernel::Portable;
+    // Every kernel (specialization constants 0..4).
+    uint32_t wg = 128;  // threads per workgroup
+    uint32_t hdk = 64;  // D rounded up to the bucket
+    uint32_t hdv = 64;  // Dv rounded up to the bucket
+    uint32_t br = 64;   // query rows per workgroup
+    uint32_t bc = 64;   // keys per block
+    // Portable and fast kernels.
+    uint32_t dc = 16;     // head-dim chunk of the Q/K tiles
+    uint32_t bv = 16;     // keys per V sub-tile
+    uint32_t u_size = 0;  // floats in the shared union area
+    // Fast kernel only.
+    uint32_t tc = 0;        // threads along the keys of a score row
+    uint32_t otc = 0;       // threads along Dv of an output row (vec4 groups)
+    bool prefetch = false;  // global loads of the next tile issued before the products
+    // Coopmat kernels only.
+    uint32_t cm_layout = 0;  // accumulator layout the probe found (VKA_CM_LAYOUT_*)
+    uint32_t warps = 0;      // warps per workgroup
+    uint32_t m_tiles = 0;    // 16-row m-tiles per warp (per row group on the wide kernel)
+
+    // Shared memory of the portable kernel.
     uint32_t shared_bytes() const { return 4u * (br * (bc + 1) + u_size + 3u * br); }
 };
 
@@ -62,6 +91,8 @@ struct Plan {
 };
 
 Status make_plan(Context &ctx, const vkattn_attention_desc &d, Plan *plan);
+// The plan of `d` with desc->backend = PORTABLE (no matrix units).
+Status make_portable_plan(Context &ctx, const vkattn_attention_desc &d, Plan *plan);
 
 // What vkattn_context_last_call reports of a plan: the path ("portable" or
 // "coopmat_nv", "+splitkv" when split) and the start of the variant (shader,

@@ -335,15 +335,60 @@ static_assert(
     chooser_variants_exist(),
     "a tiling the coopmat chooser picks has no variant, or several, in shaders/attention_coopmat_variants.cmake");
 
-// Heads of 81..128 share bucket 128 and 33..48 bucket 48 (zeros past the head dim).
-template <class Decline>
-Status choose_split(Context &ctx, uint32_t hd, uint32_t layout, Plan *plan, bool *chosen, Decline &decline,
-                    std::string *why) {
-    for (uint32_t b : kSplitBuckets)
-        if (b >= hd) {
-            hd = b;
-            break;
-        }
+// Rounds a head dim up to the first of `buckets` that holds it (unchanged
+// past the last).
+template <size_t N>
+uint32_t bucket_of(uint32_t hd, const uint32_t (&buckets)[N]) {
+    for (uint32_t b : buckets)
+        if (b >= hd) return b;
+    return hd;
+}
+
+// A case the coopmat path does not serve: an error only where desc->backend
+// requires the path, else the portable plan stays.
+struct Decline {
+    bool required = false;
+    std::string why;
+    Status operator()() const {
+        if (required) return Error(VKATTN_ERROR_UNSUPPORTED, "desc->backend = VKATTN_BACKEND_COOPMAT: ", why);
+        return Status::Ok();
+    }
+};
+
+// The coopmat config of a chosen variant.
+Config coopmat_config(uint32_t hd, uint32_t br, uint32_t bc, uint32_t layout, uint32_t warps, uint32_t m_tiles) {
+    Config c;
+    c.kernel = Kernel::Coopmat;
+    c.wg = warps * 32, c.hdk = hd, c.hdv = hd, c.br = br, c.bc = bc;
+    c.cm_layout = layout, c.warps = warps, c.m_tiles = m_tiles;
+    return c;
+}
+
+// Whether the case may go to the matrix units at all: leaves *layout
+// VKA_CM_LAYOUT_NONE where not (tuning, coopmat_fits, Dv < 8 under AUTO, the
+// layout probe), else the accumulator layout the kernel addresses.
+Status usable_layout(Context &ctx, const vkattn_attention_desc &d, Decline &decline, uint32_t *layout) {
+    *layout = VKA_CM_LAYOUT_NONE;
+    if (!ctx.tuning().coopmat && !decline.required) return Status::Ok();  // tuning: AUTO stays portable
+    if (!coopmat_fits(ctx, d, &decline.why)) return decline();
+    if (!decline.required && d.dtype == VKATTN_DTYPE_F16 && d.v.shape[3] < 8) {
+        // Rounding P to f16 adds up to 2^-11 * sum p|v| / sum p to an output;
+        // with one or a few output columns the row magnitude can sit far below
+        // that (measured 2.5 ulps at Dv = 1). Nothing to gain there either.
+        decline.why = "Dv < 8 goes to the portable path under AUTO";
+        return Status::Ok();
+    }
+    uint32_t found = VKA_CM_LAYOUT_NONE;
+    VKA_RETURN_IF_ERROR(coopmat_layout(ctx, &found, &decline.why));
+    if (found == VKA_CM_LAYOUT_NONE) return decline();
+    *layout = found;
+    return Status::Ok();
+}
+
+// f32 inputs: the SPLIT variant of the head-dim bucket. Heads of 81..128
+// share bucket 128 and 33..48 bucket 48 (zeros past the head dim).
+Status choose_split(Context &ctx, uint32_t hd, uint32_t layout, Plan *plan, bool *chosen, Decline &decline) {
+    hd = bucket_of(hd, kSplitBuckets);
     // Tuning::coopmat_tile = <suffix> forces attention_coopmat_f32s_d<hd>_<suffix> where it exists.
     std::optional<ShaderId> id;
     if (const std::string &tile = ctx.tuning().coopmat_tile; !tile.empty())
@@ -358,51 +403,19 @@ Status choose_split(Context &ctx, uint32_t hd, uint32_t layout, Plan *plan, bool
     const uint32_t rs = hd / 8 + 1, br = nw * 16;
     const uint32_t smem = 16 * std::max(br * rs, 4 * bc * rs);  // Q staging aliases the K/V hi and lo tiles
     if (smem > ctx.caps().info.max_shared_memory) {
-        *why = cat("the f32 coopmat kernel needs ", smem, " bytes of shared memory; the device has ",
-                   ctx.caps().info.max_shared_memory);
+        decline.why = cat("the f32 coopmat kernel needs ", smem, " bytes of shared memory; the device has ",
+                          ctx.caps().info.max_shared_memory);
         return decline();
     }
-    Config c;
-    c.wg = nw * 32, c.hdk = hd, c.hdv = hd, c.br = br, c.bc = bc;
-    c.dc = layout, c.bv = nw, c.u_size = 1;
-    plan->cfg = c;
+    plan->cfg = coopmat_config(hd, br, bc, layout, nw, 1);
     plan->shader = *id;
     *chosen = true;
     return Status::Ok();
 }
 
-}  // namespace
-
-Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, bool *chosen) {
-    *chosen = false;
-    const bool required = d.backend == VKATTN_BACKEND_COOPMAT;
-    std::string why;
-    auto decline = [&]() -> Status {
-        if (required) return Error(VKATTN_ERROR_UNSUPPORTED, "desc->backend = VKATTN_BACKEND_COOPMAT: ", why);
-        return Status::Ok();
-    };
-    if (!ctx.tuning().coopmat && !required) return Status::Ok();  // tuning: AUTO stays portable
-    if (!coopmat_fits(ctx, d, &why)) return decline();
-    if (!required && d.dtype == VKATTN_DTYPE_F16 && d.v.shape[3] < 8) {
-        // Rounding P to f16 adds up to 2^-11 * sum p|v| / sum p to an output;
-        // with one or a few output columns the row magnitude can sit far below
-        // that (measured 2.5 ulps at Dv = 1). Nothing to gain there either.
-        why = "Dv < 8 goes to the portable path under AUTO";
-        return Status::Ok();
-    }
-    uint32_t layout = VKA_CM_LAYOUT_NONE;
-    VKA_RETURN_IF_ERROR(coopmat_layout(ctx, &layout, &why));
-    if (layout == VKA_CM_LAYOUT_NONE) return decline();
-
-    uint32_t hd = static_cast<uint32_t>(round_up(static_cast<uint64_t>(std::max(d.q.shape[3], d.v.shape[3])), 16));
-    if (d.dtype == VKATTN_DTYPE_F32) return choose_split(ctx, hd, layout, plan, chosen, decline, &why);
-    const bool wide = hd > kMaxNarrow;
-    if (wide)
-        for (uint32_t b : kWideBuckets)
-            if (b >= hd) {
-                hd = b;
-                break;
-            }
+// The f16 variant for head-dim bucket `hd`: the one Tuning::coopmat_tile
+// names where it exists, else the one pick_f16 picks for the case's size.
+Status f16_variant(Context &ctx, const vkattn_attention_desc &d, uint32_t hd, ShaderId *out) {
     const uint64_t units8 =
         static_cast<uint64_t>(d.q.shape[0] * d.q.shape[1]) * ((static_cast<uint64_t>(d.q.shape[2]) + 127) / 128);
     const uint64_t units64 =
@@ -419,33 +432,60 @@ Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, 
         id = lookup(w);
         if (!id) return no_variant(w);
     }
-    const ShaderVariant &variant = shader_variant(*id);
-    const Tiling tl = tiling_of(variant);
-    const uint32_t nw = tl.nw, mt = tl.mt, bc = tl.bc, qsh = tl.qsh, ds = tl.ds;
-    if (wide != (variant.source == kWideSource) || nw % ds != 0) {
-        why = cat("coopmat variant ", variant.name, " does not fit head-dim bucket ", hd);
-        return decline();
-    }
+    *out = *id;
+    return Status::Ok();
+}
+
+// Shared bytes of an f16 variant. Narrow: K/V tiles and Q (or its staging,
+// aliasing them), one 16x16 f32 tile per warp, a float per row. Wide: one
+// K/V tile (Q staging aliasing it, 16 rows at a time) and each warp's
+// mt x 16 x bc partial S.
+uint32_t f16_shared_bytes(const Tiling &tl, uint32_t hd, uint32_t br, bool wide) {
     const uint32_t rs = hd / 8 + 1;
-    // Narrow: K/V tiles and Q (or its staging, aliasing them), one 16x16 f32
-    // tile per warp, a float per row. Wide: one K/V tile (Q staging aliasing
-    // it, 16 rows at a time) and each warp's mt x 16 x bc partial S.
-    const uint32_t br = nw / ds * mt * 16;
-    const uint32_t qrs = br * rs, kvrs = 2 * bc * rs;
-    const uint32_t smem = wide ? 16 * std::max(16u, bc) * rs + 4 * nw * mt * bc * 16
-                               : 16 * (qsh ? qrs + kvrs : std::max(qrs, kvrs)) + 4 * nw * 256 + 4 * nw * mt * 16;
-    if (smem > ctx.caps().info.max_shared_memory) {
-        why = cat("the coopmat kernel needs ", smem, " bytes of shared memory; the device has ",
-                  ctx.caps().info.max_shared_memory);
+    const uint32_t qrs = br * rs, kvrs = 2 * tl.bc * rs;
+    return wide ? 16 * std::max(16u, tl.bc) * rs + 4 * tl.nw * tl.mt * tl.bc * 16
+                : 16 * (tl.qsh ? qrs + kvrs : std::max(qrs, kvrs)) + 4 * tl.nw * 256 + 4 * tl.nw * tl.mt * 16;
+}
+
+// f16 inputs: the narrow kernel up to bucket 128, the wide one above.
+Status choose_f16(Context &ctx, const vkattn_attention_desc &d, uint32_t hd, uint32_t layout, Plan *plan, bool *chosen,
+                  Decline &decline) {
+    const bool wide = hd > kMaxNarrow;
+    if (wide) hd = bucket_of(hd, kWideBuckets);
+    ShaderId id{};
+    VKA_RETURN_IF_ERROR(f16_variant(ctx, d, hd, &id));
+    const ShaderVariant &variant = shader_variant(id);
+    const Tiling tl = tiling_of(variant);
+    if (wide != (variant.source == kWideSource) || tl.nw % tl.ds != 0) {
+        decline.why = cat("coopmat variant ", variant.name, " does not fit head-dim bucket ", hd);
         return decline();
     }
-    Config c;
-    c.wg = nw * 32, c.hdk = hd, c.hdv = hd, c.br = br, c.bc = bc;
-    c.dc = layout, c.bv = nw, c.u_size = mt;
-    plan->cfg = c;
-    plan->shader = *id;
+    const uint32_t br = tl.nw / tl.ds * tl.mt * 16;
+    const uint32_t smem = f16_shared_bytes(tl, hd, br, wide);
+    if (smem > ctx.caps().info.max_shared_memory) {
+        decline.why = cat("the coopmat kernel needs ", smem, " bytes of shared memory; the device has ",
+                          ctx.caps().info.max_shared_memory);
+        return decline();
+    }
+    plan->cfg = coopmat_config(hd, br, tl.bc, layout, tl.nw, tl.mt);
+    plan->shader = id;
     *chosen = true;
     return Status::Ok();
+}
+
+}  // namespace
+
+Status choose_coopmat(Context &ctx, const vkattn_attention_desc &d, Plan *plan, bool *chosen) {
+    *chosen = false;
+    Decline decline;
+    decline.required = d.backend == VKATTN_BACKEND_COOPMAT;
+    uint32_t layout = VKA_CM_LAYOUT_NONE;
+    VKA_RETURN_IF_ERROR(usable_layout(ctx, d, decline, &layout));
+    if (layout == VKA_CM_LAYOUT_NONE) return Status::Ok();
+    const uint32_t hd =
+        static_cast<uint32_t>(round_up(static_cast<uint64_t>(std::max(d.q.shape[3], d.v.shape[3])), 16));
+    if (d.dtype == VKATTN_DTYPE_F32) return choose_split(ctx, hd, layout, plan, chosen, decline);
+    return choose_f16(ctx, d, hd, layout, plan, chosen, decline);
 }
 
 bool plan_is_coopmat(const Plan &plan) {

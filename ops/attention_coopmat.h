@@ -4,11 +4,10 @@
 //
 // The coopmat kernel has the portable kernel's interface (AttnParams,
 // AttnPush, bindings 0..7), so attn::make_plan/record dispatch it unchanged:
-// choose_coopmat only replaces plan->shader and plan->cfg, whose fields carry
-// the coopmat tiling under the portable specialization ids:
-//   wg = warps * 32, hdk = hdv = head-dim bucket, br = rows per workgroup,
-//   bc = keys per block, dc = accumulator layout (spec 5), bv = warps
-//   (spec 6), u_size = m-tiles per warp (spec 7).
+// choose_coopmat only replaces plan->shader and plan->cfg (a Kernel::Coopmat
+// config): wg = warps * 32, hdk = hdv = head-dim bucket, br = rows per
+// workgroup, bc = keys per block, and cm_layout, warps, m_tiles, which travel
+// as specialization constants 5, 6 and 7 (LAYOUT, NW, MT).
 #pragma once
 
 #include <cstdint>

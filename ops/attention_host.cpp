@@ -154,26 +154,50 @@ struct Layout {
 
 namespace {
 
-// One pass over the chunks. cvt: f32 inputs are rounded to f16 while packing
-// and the f16 result widened while unpacking (VKATTN_ATTENTION_F16_COMPUTE);
-// if a finite input overflows f16, *overflow is set and the pass stops (out
-// may hold earlier chunks; the caller's second pass rewrites all of it).
-Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const void *q, const void *k, const void *v,
-                          const void *mask, void *out, float *lse, bool cvt, bool *overflow) {
-    HostProfile prof("staging", ctx.tuning().host_profile);
-    const bool has_mask = d.mask_kind != VKATTN_MASK_NONE, has_lse = (d.flags & VKATTN_ATTENTION_LSE) != 0;
+// One host call as the staging path sees it: the caller's arrays and views,
+// and the desc the device computes (dense f16 in and out when converting).
+struct HostCall {
+    const vkattn_attention_desc &d;
+    const void *q, *k, *v, *mask;
+    void *out;
+    float *lse;
+    bool cvt;
+    vkattn_attention_desc dd;
+    int64_t B, Hq, Nq, D, Hkv, Nk, Dv, G;
+    uint64_t es, oes, mes;  // caller's element sizes (mask: 0 without one)
+    uint64_t des, does;     // the device's input and output element sizes
+    bool has_mask, has_lse;
 
-    const auto [B, Hq, Nq, D, Hkv, Nk, Dv] = attn::dims(d);
-    const int64_t G = Hq / Hkv;
-    const uint64_t es = vkattn_dtype_size(d.dtype), oes = vkattn_dtype_size(d.out_dtype);
-    const uint64_t mes = has_mask ? vkattn_dtype_size(d.mask_dtype) : 0;
-    // What the device sees: dense f16 in and out when converting.
-    vkattn_attention_desc dd = d;
-    dd.flags &= ~static_cast<uint32_t>(VKATTN_ATTENTION_F16_COMPUTE);
-    if (cvt) dd.dtype = VKATTN_DTYPE_F16, dd.out_dtype = VKATTN_DTYPE_F16;
-    const uint64_t des = cvt ? 2 : es, does = cvt ? 2 : oes;
+    HostCall(const vkattn_attention_desc &d_, const void *q_, const void *k_, const void *v_, const void *mask_,
+             void *out_, float *lse_, bool cvt_)
+        : d(d_), q(q_), k(k_), v(v_), mask(mask_), out(out_), lse(lse_), cvt(cvt_), dd(d_) {
+        has_mask = d.mask_kind != VKATTN_MASK_NONE, has_lse = (d.flags & VKATTN_ATTENTION_LSE) != 0;
+        const attn::Dims n = attn::dims(d);
+        B = n.B, Hq = n.Hq, Nq = n.Nq, D = n.D, Hkv = n.Hkv, Nk = n.Nk, Dv = n.Dv, G = Hq / Hkv;
+        es = vkattn_dtype_size(d.dtype), oes = vkattn_dtype_size(d.out_dtype);
+        mes = has_mask ? vkattn_dtype_size(d.mask_dtype) : 0;
+        dd.flags &= ~static_cast<uint32_t>(VKATTN_ATTENTION_F16_COMPUTE);
+        if (cvt) dd.dtype = VKATTN_DTYPE_F16, dd.out_dtype = VKATTN_DTYPE_F16;
+        des = cvt ? 2 : es, does = cvt ? 2 : oes;
+    }
 
-    auto layout_of = [&](int64_t nb, int64_t nkh) {
+    // The device desc of a chunk of nb batches and nkh kv heads (dense views).
+    vkattn_attention_desc dense_desc(int64_t nb, int64_t nkh) const {
+        vkattn_attention_desc c = dd;
+        const int64_t nh = nkh * G;
+        c.q = dense(nb, nh, Nq, D);
+        c.k = dense(nb, nkh, Nk, D);
+        c.v = dense(nb, nkh, Nk, Dv);
+        c.out = dense(nb, nh, Nq, Dv);
+        if (has_lse) c.lse = dense(nb, nh, Nq, 1);
+        if (has_mask)
+            c.mask =
+                dense(d.mask.shape[0] == 1 ? 1 : nb, d.mask.shape[1] == 1 ? 1 : nh, d.mask.shape[2], d.mask.shape[3]);
+        return c;
+    }
+
+    // The staging sections of a chunk of nb batches and nkh kv heads.
+    Layout layout_of(int64_t nb, int64_t nkh) const {
         Layout L;
         const uint64_t nh = static_cast<uint64_t>(nkh * G), ub = static_cast<uint64_t>(nb);
         L.q_bytes = ub * nh * Nq * D * des;
@@ -193,291 +217,394 @@ Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const vo
         put(L.out, L.out_bytes), put(L.lse, L.lse_bytes);
         L.total = o;
         return L;
-    };
+    }
+};
 
-    // Chunk size: a few chunks so packing and the bus copies overlap
-    // compute, each 12-64 MiB. The first chunk's packing and upload and the
-    // last one's download are not hidden, so chunks are smaller where the
-    // kernel is slow next to the copies: 8 on the portable path, 4 on
-    // matrix units. Each chunk also costs a fixed 0.2-0.5 ms (submissions,
-    // semaphore hops, waking the host), hence the 12 MiB floor. On the H200
-    // (docs/results/2026-11-22-h200-f-*): Flux f32 (portable) 13.3 ms in 8
-    // chunks against 15.8 in 4; Flux f16 (coopmat) 7.0 ms in 4, 8.2 in 8;
-    // SD1.5 f32 4.7 ms in 4 chunks of 10.5 MB, 6.3 in 8 of 5 MB; SD1.5
-    // cross-attention f32 1.3 ms in 2, 2.0 in 4.
-    // VKATTN_HOST_CHUNKS=n asks for about n chunks instead, for tuning.
-    const uint64_t whole = layout_of(B, Hkv).total;
+// Chunk size: a few chunks so packing and the bus copies overlap compute,
+// each 12-64 MiB. The first chunk's packing and upload and the last one's
+// download are not hidden, so chunks are smaller where the kernel is slow
+// next to the copies: 8 on the portable path, 4 on matrix units. Each chunk
+// also costs a fixed 0.2-0.5 ms (submissions, semaphore hops, waking the
+// host), hence the 12 MiB floor. On the H200 (docs/results/2026-11-22-h200-f-*):
+// Flux f32 (portable) 13.3 ms in 8 chunks against 15.8 in 4; Flux f16
+// (coopmat) 7.0 ms in 4, 8.2 in 8; SD1.5 f32 4.7 ms in 4 chunks of 10.5 MB,
+// 6.3 in 8 of 5 MB; SD1.5 cross-attention f32 1.3 ms in 2, 2.0 in 4.
+// VKATTN_HOST_CHUNKS=n asks for about n chunks instead, for tuning.
+// Sets the batches (*nb) and kv heads (*nkh) of a chunk.
+void chunk_extent(Context &ctx, const HostCall &h, int64_t *nb, int64_t *nkh) {
+    const uint64_t whole = h.layout_of(h.B, h.Hkv).total;
     unsigned divisor = 4;
     {
-        vkattn_attention_desc wd = dd;
-        wd.q = dense(B, Hq, Nq, D), wd.k = dense(B, Hkv, Nk, D), wd.v = dense(B, Hkv, Nk, Dv);
-        wd.out = dense(B, Hq, Nq, Dv);
-        if (has_lse) wd.lse = dense(B, Hq, Nq, 1);
-        if (has_mask) wd.mask = dense(d.mask.shape[0], d.mask.shape[1], d.mask.shape[2], d.mask.shape[3]);
+        vkattn_attention_desc wd = h.dense_desc(h.B, h.Hkv);
+        if (h.has_mask) wd.mask = dense(h.d.mask.shape[0], h.d.mask.shape[1], h.d.mask.shape[2], h.d.mask.shape[3]);
         attn::Plan wp;
         if (attn::make_plan(ctx, wd, &wp).ok() && attn::plan_path(wp, false) == "portable") divisor = 8;
     }
     const uint64_t budget = std::clamp<uint64_t>(whole / divisor, 12ull << 20, 64ull << 20);
-    int64_t nb = 1, nkh = Hkv;
+    const int64_t B = h.B, Hkv = h.Hkv;
+    *nb = 1, *nkh = Hkv;
     const int64_t want = ctx.tuning().host_chunks;  // tuning hook: 0 = chosen
     if (want >= 1) {                                // batches split first, then kv heads
         if (want <= B)
-            nb = (B + want - 1) / want;
+            *nb = (B + want - 1) / want;
         else
-            nkh = std::clamp<int64_t>((Hkv + (want + B - 1) / B - 1) / ((want + B - 1) / B), 1, Hkv);
-    } else if (const uint64_t per_batch = layout_of(1, Hkv).total; per_batch <= budget) {
-        nb = std::clamp<int64_t>(static_cast<int64_t>(budget / per_batch), 1, B);
+            *nkh = std::clamp<int64_t>((Hkv + (want + B - 1) / B - 1) / ((want + B - 1) / B), 1, Hkv);
+    } else if (const uint64_t per_batch = h.layout_of(1, Hkv).total; per_batch <= budget) {
+        *nb = std::clamp<int64_t>(static_cast<int64_t>(budget / per_batch), 1, B);
     } else {
-        const uint64_t per_head = layout_of(1, 1).total;
-        nkh = std::clamp<int64_t>(static_cast<int64_t>(budget / per_head), 1, Hkv);
+        const uint64_t per_head = h.layout_of(1, 1).total;
+        *nkh = std::clamp<int64_t>(static_cast<int64_t>(budget / per_head), 1, Hkv);
+    }
+}
+
+// The chunks of nb batches and nkh kv heads, each with its plan.
+Status make_chunks(Context &ctx, const HostCall &h, int64_t nb, int64_t nkh, std::vector<Chunk> *chunks) {
+    for (int64_t b0 = 0; b0 < h.B; b0 += nb)
+        for (int64_t kh0 = 0; kh0 < h.Hkv; kh0 += nkh) {
+            Chunk c;
+            c.b0 = b0, c.nb = std::min(nb, h.B - b0), c.kh0 = kh0, c.nkh = std::min(nkh, h.Hkv - kh0);
+            c.desc = h.dense_desc(c.nb, c.nkh);
+            VKA_RETURN_IF_ERROR(attn::make_plan(ctx, c.desc, &c.plan));
+            chunks->push_back(c);
+        }
+    return Status::Ok();
+}
+
+// A chunk's device buffers.
+struct DevSet {
+    std::unique_ptr<Buffer> q, k, v, m, out, lse, ws, dummy;
+    attn::Buffers bufs;
+};
+
+Status alloc_dev_set(Context &ctx, const HostCall &h, const Layout &L, uint64_t ws_bytes, DevSet *S) {
+    VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, L.q_bytes, &S->q));
+    VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, L.k_bytes, &S->k));
+    VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, L.v_bytes, &S->v));
+    if (h.has_mask) VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, L.mask_bytes, &S->m));
+    VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, L.out_bytes, &S->out));
+    if (h.has_lse) VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, L.lse_bytes, &S->lse));
+    if (ws_bytes) VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, ws_bytes, &S->ws));
+    VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, 16, &S->dummy));
+    S->bufs.q = S->q.get(), S->bufs.k = S->k.get(), S->bufs.v = S->v.get(), S->bufs.mask = S->m.get();
+    S->bufs.out = S->out.get(), S->bufs.lse = S->lse.get(), S->bufs.workspace = S->ws.get();
+    S->bufs.dummy = S->dummy.get();
+    return Status::Ok();
+}
+
+// Huge pages under a large output (advise_huge_pages).
+Status advise_output_pages(Context &ctx, const HostCall &h) {
+    int64_t last = 0;
+    VKA_RETURN_IF_ERROR(view_last(h.d.out, "out", &last));
+    const uint64_t span = static_cast<uint64_t>(last - h.d.out.offset + 1) * h.oes;
+    if (span >= (4ull << 20) && ctx.tuning().host_hugepage)
+        advise_huge_pages(static_cast<char *>(h.out) + h.d.out.offset * static_cast<int64_t>(h.oes), span);
+    return Status::Ok();
+}
+
+// Whatever way the call is left (an error, an exception from a copy), no
+// GPU work may still use its buffers when they are freed: recordings in
+// progress are dropped, submitted work is waited for. A call that completes
+// has waited for all of it already (done = true).
+struct Quiesce {
+    Context &ctx;
+    bool done = false;
+    ~Quiesce() {
+        if (done) return;
+        for (int j = 0; j < 2; j++) ctx.stream(j).abandon();
+        if (ctx.lane()) (void)ctx.lane()->drain();
+        for (int j = 0; j < 2; j++) (void)ctx.stream(j).wait();
+    }
+};
+
+// The chunk pipeline: start(i) packs chunk i into staging buffer i % 2,
+// uploads it, runs its kernel and queues its download; finish(i) waits for
+// chunk i and unpacks it. run() interleaves them, start(i + 1) before
+// finish(i), so the CPU packs and unpacks while the GPU computes.
+//
+// With a transfer lane (`lane`): uploads and downloads on the lane, kernels
+// on the two compute streams; chunk i uses device set and staging buffer
+// i % 2. Semaphore waits: up i after kernel i-2 (its device set), kernel i
+// after up i and after down i-2 (its output buffer), down i after kernel i.
+// The CPU unpacks chunk i after down i and only then packs chunk i+2 into
+// the same staging buffer. Down i is queued as soon as kernel i is, unless
+// uploads and downloads share one transfer queue (late_downloads): there it
+// would hold up every later upload until kernel i ends, so it is queued
+// after up i+1 instead.
+//
+// Without one: one device set; the copies and the kernel of chunk i are
+// one submission on the compute stream, whose begin() waits for chunk i-1.
+class StagingPipeline {
+public:
+    StagingPipeline(Context &ctx, const HostCall &h, const std::vector<Chunk> &chunks, const Layout &L, DevSet *sets,
+                    size_t nsets, std::unique_ptr<Buffer> *staging, size_t nstage, TransferLane *lane,
+                    HostProfile &prof)
+        : ctx_(ctx),
+          h_(h),
+          chunks_(chunks),
+          L_(L),
+          sets_(sets),
+          nsets_(nsets),
+          staging_(staging),
+          nstage_(nstage),
+          lane_(lane),
+          late_(lane && lane->late_downloads()),
+          prof_(prof),
+          n_(chunks.size()),
+          up_(n_),
+          comp_(n_),
+          down_(n_) {
+        Lnb_ = std::min(chunks.front().nb, h.B), Lnkh_ = std::min(chunks.front().nkh, h.Hkv);
     }
 
-    std::vector<Chunk> chunks;
-    for (int64_t b0 = 0; b0 < B; b0 += nb)
-        for (int64_t kh0 = 0; kh0 < Hkv; kh0 += nkh) {
-            Chunk c;
-            c.b0 = b0, c.nb = std::min(nb, B - b0), c.kh0 = kh0, c.nkh = std::min(nkh, Hkv - kh0);
-            c.desc = dd;
-            const int64_t nh = c.nkh * G;
-            c.desc.q = dense(c.nb, nh, Nq, D);
-            c.desc.k = dense(c.nb, c.nkh, Nk, D);
-            c.desc.v = dense(c.nb, c.nkh, Nk, Dv);
-            c.desc.out = dense(c.nb, nh, Nq, Dv);
-            if (has_lse) c.desc.lse = dense(c.nb, nh, Nq, 1);
-            if (has_mask)
-                c.desc.mask = dense(d.mask.shape[0] == 1 ? 1 : c.nb, d.mask.shape[1] == 1 ? 1 : nh, d.mask.shape[2],
-                                    d.mask.shape[3]);
-            VKA_RETURN_IF_ERROR(attn::make_plan(ctx, c.desc, &c.plan));
-            chunks.push_back(c);
+    // Runs every chunk; sets *overflow (and stops) where a finite input
+    // overflows f16 while packing.
+    Status run(bool *overflow) {
+        bool packed = true;
+        Status s = start(0, &packed);
+        for (size_t i = 0; s.ok() && packed && i < n_; i++) {
+            if (i + 1 < n_) {
+                s = start(i + 1, &packed);
+                if (!s.ok() || !packed) break;
+            }
+            s = finish(i);
         }
+        if (!s.ok()) return s;  // quiesce waits for what was submitted
+        if (!packed) {
+            *overflow = true;
+            // Without the lane, packing precedes begin(): nothing is being recorded.
+            return lane_ ? Status::Ok() : ctx_.stream().wait();
+        }
+        return Status::Ok();
+    }
 
-    const Layout L = layout_of(std::min(nb, B), std::min(nkh, Hkv));
+    uint32_t dispatches() const { return dispatches_; }
+    bool split() const { return split_; }
+    double gpu_ms() const { return gpu_known_ ? gpu_ms_ : -1; }
+
+private:
+    char *staging(size_t i) const { return static_cast<char *>(staging_[i % nstage_]->mapped()); }
+    const DevSet &set(size_t i) const { return sets_[i % nsets_]; }
+
+    // Packs chunk i; uploads it and records its kernel (and, unless late,
+    // its download) where it packed.
+    Status start(size_t i, bool *packed) {
+        *packed = pack(chunks_[i], staging(i));
+        prof_.mark("pack");
+        if (!*packed) return Status::Ok();
+        if (!lane_) return submit_on_stream(i);
+        VKA_RETURN_IF_ERROR(upload_on_lane(i));
+        return compute_on_lane(i);
+    }
+
+    // Waits for chunk i's results and unpacks them (after the last chunk,
+    // waits for every kernel).
+    Status finish(size_t i) {
+        const bool last = i + 1 == n_;
+        if (!lane_) {
+            if (last) {  // earlier chunks were waited for by the next begin()
+                Status s = ctx_.stream().wait();
+                prof_.mark("gpu wait");
+                if (!s.ok()) return s;
+                note_time(ctx_.stream());
+            }
+            unpack(chunks_[i], staging(i));
+            prof_.mark("unpack");
+            return Status::Ok();
+        }
+        prof_.mark("record");
+        Status s = late_ ? download_on_lane(i) : Status::Ok();
+        if (s.ok()) s = lane_->wait_host(Channel::Down, down_[i]);
+        prof_.mark("gpu wait");
+        if (s.ok()) unpack(chunks_[i], staging(i));
+        prof_.mark("unpack");
+        if (!s.ok() || !last) return s;
+        for (size_t j = n_ >= 2 ? n_ - 2 : 0; j < n_; j++) {  // the last kernel of each stream
+            CommandStream &cs = ctx_.stream(static_cast<int>(j & 1));
+            VKA_RETURN_IF_ERROR(cs.wait());
+            note_time(cs);
+        }
+        return Status::Ok();
+    }
+
+    // Without the lane: upload, kernel and download of chunk i in one
+    // submission on the compute stream.
+    Status submit_on_stream(size_t i) {
+        const Chunk &c = chunks_[i];
+        Buffer *st = staging_[i % nstage_].get();
+        const DevSet &S = set(i);
+        CommandStream &stream = ctx_.stream();
+        Status s = stream.begin();  // waits for chunk i-1
+        prof_.mark("gpu wait");
+        if (!s.ok()) return s;
+        if (i > 0) note_time(stream);
+        s = stream.copy(st, L_.q, S.q.get(), 0, chunk_bytes(c, L_.q_bytes));
+        if (s.ok()) s = stream.copy(st, L_.k, S.k.get(), 0, chunk_bytes(c, L_.k_bytes));
+        if (s.ok()) s = stream.copy(st, L_.v, S.v.get(), 0, chunk_bytes(c, L_.v_bytes));
+        if (s.ok() && h_.has_mask) s = stream.copy(st, L_.mask, S.m.get(), 0, chunk_mask_bytes(c));
+        if (s.ok()) s = attn::record(ctx_, c.desc, c.plan, S.bufs, &dispatches_);
+        if (s.ok()) s = stream.copy(S.out.get(), 0, st, L_.out, chunk_bytes(c, L_.out_bytes));
+        if (s.ok() && h_.has_lse) s = stream.copy(S.lse.get(), 0, st, L_.lse, chunk_bytes(c, L_.lse_bytes));
+        if (s.ok()) s = stream.submit(false);
+        if (!s.ok()) return s;
+        split_ = split_ || c.plan.parts > 1;
+        prof_.mark("record");
+        return Status::Ok();
+    }
+
+    Status upload_on_lane(size_t i) {
+        const Chunk &c = chunks_[i];
+        Buffer *st = staging_[i % nstage_].get();
+        const DevSet &S = set(i);
+        std::vector<LaneCopy> copies = {{st, L_.q, S.q.get(), 0, chunk_bytes(c, L_.q_bytes)},
+                                        {st, L_.k, S.k.get(), 0, chunk_bytes(c, L_.k_bytes)},
+                                        {st, L_.v, S.v.get(), 0, chunk_bytes(c, L_.v_bytes)}};
+        if (h_.has_mask) copies.push_back({st, L_.mask, S.m.get(), 0, chunk_mask_bytes(c)});
+        return lane_->submit(Channel::Up, copies, i >= 2 ? comp_[i - 2] : 0, false, &up_[i]);
+    }
+
+    Status compute_on_lane(size_t i) {
+        StreamScope scope(ctx_, static_cast<int>(i & 1));
+        CommandStream &cs = ctx_.stream();
+        VKA_RETURN_IF_ERROR(cs.begin(false));  // waits for chunk i-2's kernel on this stream
+        if (i >= 2) note_time(cs);
+        VKA_RETURN_IF_ERROR(attn::record(ctx_, chunks_[i].desc, chunks_[i].plan, set(i).bufs, &dispatches_));
+        comp_[i] = lane_->next_compute_value();
+        VKA_RETURN_IF_ERROR(cs.submit_timeline(
+            {{lane_->timeline(Channel::Up), up_[i]}, {lane_->timeline(Channel::Down), i >= 2 ? down_[i - 2] : 0}},
+            lane_->compute_timeline(), comp_[i]));
+        split_ = split_ || chunks_[i].plan.parts > 1;
+        return late_ ? Status::Ok() : download_on_lane(i);
+    }
+
+    Status download_on_lane(size_t i) {
+        const Chunk &c = chunks_[i];
+        Buffer *st = staging_[i % nstage_].get();
+        const DevSet &S = set(i);
+        std::vector<LaneCopy> copies = {{S.out.get(), 0, st, L_.out, chunk_bytes(c, L_.out_bytes)}};
+        if (h_.has_lse) copies.push_back({S.lse.get(), 0, st, L_.lse, chunk_bytes(c, L_.lse_bytes)});
+        return lane_->submit(Channel::Down, copies, comp_[i], true, &down_[i]);
+    }
+
+    // Packs chunk c's q, k, v (and mask) densely into staging `st`; false
+    // when a finite input overflowed f16.
+    bool pack(const Chunk &c, char *st) const {
+        const HostCall &h = h_;
+        const int64_t nh = c.nkh * h.G;
+        const int64_t sq[4] = {c.b0, c.kh0 * h.G, 0, 0}, sk[4] = {c.b0, c.kh0, 0, 0};
+        const int64_t eq[4] = {c.nb, nh, h.Nq, h.D}, ek[4] = {c.nb, c.nkh, h.Nk, h.D},
+                      ev[4] = {c.nb, c.nkh, h.Nk, h.Dv};
+        const Cvt in_cvt = h.cvt ? Cvt::F32ToF16 : Cvt::None;
+        const vkattn_attention_desc &d = h.d;
+        bool fine = copy4d(at(h.q, d.q, sq, h.es), d.q.strides, st + L_.q, c.desc.q.strides, eq, h.es, in_cvt);
+        fine &= copy4d(at(h.k, d.k, sk, h.es), d.k.strides, st + L_.k, c.desc.k.strides, ek, h.es, in_cvt);
+        fine &= copy4d(at(h.v, d.v, sk, h.es), d.v.strides, st + L_.v, c.desc.v.strides, ev, h.es, in_cvt);
+        if (h.has_mask) {
+            const int64_t sm[4] = {d.mask.shape[0] == 1 ? 0 : c.b0, d.mask.shape[1] == 1 ? 0 : c.kh0 * h.G, 0, 0};
+            copy4d(at(h.mask, d.mask, sm, h.mes), d.mask.strides, st + L_.mask, c.desc.mask.strides, c.desc.mask.shape,
+                   h.mes);
+        }
+        return fine;
+    }
+
+    // Copies chunk c's out (and lse) from staging `st` to the caller's arrays.
+    void unpack(const Chunk &c, const char *st) const {
+        const HostCall &h = h_;
+        const vkattn_attention_desc &d = h.d;
+        const int64_t nh = c.nkh * h.G;
+        const int64_t so[4] = {c.b0, c.kh0 * h.G, 0, 0};
+        const int64_t eo[4] = {c.nb, nh, h.Nq, h.Dv}, el[4] = {c.nb, nh, h.Nq, 1};
+        copy4d(st + L_.out, c.desc.out.strides, const_cast<char *>(at(h.out, d.out, so, h.oes)), d.out.strides, eo,
+               h.does, h.cvt ? Cvt::F16ToF32 : Cvt::None);
+        if (h.has_lse)
+            copy4d(st + L_.lse, c.desc.lse.strides, const_cast<char *>(at(h.lse, d.lse, so, 4)), d.lse.strides, el, 4);
+    }
+
+    // A section's bytes for chunk c (the layout is the first, largest chunk's).
+    uint64_t chunk_bytes(const Chunk &c, uint64_t full) const {
+        return full / static_cast<uint64_t>(Lnb_ * Lnkh_) * static_cast<uint64_t>(c.nb * c.nkh);
+    }
+    // The mask may be shared by all chunks (broadcast), so its size is the
+    // chunk's own, not a fraction of the full layout.
+    uint64_t chunk_mask_bytes(const Chunk &c) const {
+        uint64_t mb = h_.mes;
+        for (int j = 0; j < 4; j++) mb *= static_cast<uint64_t>(c.desc.mask.shape[j]);
+        return mb;
+    }
+
+    void note_time(const CommandStream &cs) {
+        const double t = cs.last_gpu_ms();
+        if (t < 0)
+            gpu_known_ = false;
+        else
+            gpu_ms_ += t;
+    }
+
+    Context &ctx_;
+    const HostCall &h_;
+    const std::vector<Chunk> &chunks_;
+    const Layout &L_;
+    DevSet *sets_;
+    size_t nsets_;
+    std::unique_ptr<Buffer> *staging_;
+    size_t nstage_;
+    TransferLane *lane_;
+    bool late_;
+    HostProfile &prof_;
+    size_t n_;
+    std::vector<uint64_t> up_, comp_, down_;  // timeline values of each chunk's upload, kernel, download
+    int64_t Lnb_ = 1, Lnkh_ = 1;
+    uint32_t dispatches_ = 0;
+    double gpu_ms_ = 0;
+    bool gpu_known_ = true, split_ = false;
+};
+
+// One pass over the chunks. cvt: f32 inputs are rounded to f16 while packing
+// and the f16 result widened while unpacking (VKATTN_ATTENTION_F16_COMPUTE);
+// if a finite input overflows f16, *overflow is set and the pass stops (out
+// may hold earlier chunks; the caller's second pass rewrites all of it).
+Status attention_host_run(Context &ctx, const vkattn_attention_desc &d, const void *q, const void *k, const void *v,
+                          const void *mask, void *out, float *lse, bool cvt, bool *overflow) {
+    HostProfile prof("staging", ctx.tuning().host_profile);
+    const HostCall h(d, q, k, v, mask, out, lse, cvt);
+    int64_t nb = 1, nkh = h.Hkv;
+    chunk_extent(ctx, h, &nb, &nkh);
+    std::vector<Chunk> chunks;
+    VKA_RETURN_IF_ERROR(make_chunks(ctx, h, nb, nkh, &chunks));
+    const Layout L = h.layout_of(std::min(nb, h.B), std::min(nkh, h.Hkv));
     uint64_t ws_bytes = 0;
     for (const Chunk &c : chunks) ws_bytes = std::max(ws_bytes, c.plan.workspace);
 
     // Device buffers: one set, or two where the transfer lane lets chunk
-    // i+1 upload while chunk i computes.
+    // i+1 upload while chunk i computes; staging: two buffers for two chunks or more.
     TransferLane *lane = chunks.size() > 1 ? ctx.lane() : nullptr;
     const size_t nsets = lane ? 2 : 1;
-    struct DevSet {
-        std::unique_ptr<Buffer> q, k, v, m, out, lse, ws, dummy;
-        attn::Buffers bufs;
-    } sets[2];
-    for (size_t i = 0; i < nsets; i++) {
-        DevSet &S = sets[i];
-        VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, L.q_bytes, &S.q));
-        VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, L.k_bytes, &S.k));
-        VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, L.v_bytes, &S.v));
-        if (has_mask) VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, L.mask_bytes, &S.m));
-        VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, L.out_bytes, &S.out));
-        if (has_lse) VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, L.lse_bytes, &S.lse));
-        if (ws_bytes) VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, ws_bytes, &S.ws));
-        VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Workspace, 16, &S.dummy));
-        S.bufs.q = S.q.get(), S.bufs.k = S.k.get(), S.bufs.v = S.v.get(), S.bufs.mask = S.m.get();
-        S.bufs.out = S.out.get(), S.bufs.lse = S.lse.get(), S.bufs.workspace = S.ws.get(), S.bufs.dummy = S.dummy.get();
-    }
+    DevSet sets[2];
+    for (size_t i = 0; i < nsets; i++) VKA_RETURN_IF_ERROR(alloc_dev_set(ctx, h, L, ws_bytes, &sets[i]));
     std::unique_ptr<Buffer> staging[2];
     const size_t nstage = chunks.size() > 1 ? 2 : 1;
     for (size_t i = 0; i < nstage; i++) {
         VKA_RETURN_IF_ERROR(Buffer::create(ctx, Pool::Staging, L.total, &staging[i]));
         if (!staging[i]->mapped()) return Error(VKATTN_ERROR_INTERNAL, "staging buffer is not mapped");
     }
-    const attn::Buffers &bufs = sets[0].bufs;
-    Buffer *dq = sets[0].q.get(), *dk = sets[0].k.get(), *dv = sets[0].v.get(), *dm = sets[0].m.get();
-    Buffer *dout = sets[0].out.get(), *dlse = sets[0].lse.get();
 
-    auto pack = [&](const Chunk &c, char *st) {
-        const int64_t nh = c.nkh * G;
-        const int64_t sq[4] = {c.b0, c.kh0 * G, 0, 0}, sk[4] = {c.b0, c.kh0, 0, 0};
-        const int64_t eq[4] = {c.nb, nh, Nq, D}, ek[4] = {c.nb, c.nkh, Nk, D}, ev[4] = {c.nb, c.nkh, Nk, Dv};
-        const Cvt in_cvt = cvt ? Cvt::F32ToF16 : Cvt::None;
-        bool fine = copy4d(at(q, d.q, sq, es), d.q.strides, st + L.q, c.desc.q.strides, eq, es, in_cvt);
-        fine &= copy4d(at(k, d.k, sk, es), d.k.strides, st + L.k, c.desc.k.strides, ek, es, in_cvt);
-        fine &= copy4d(at(v, d.v, sk, es), d.v.strides, st + L.v, c.desc.v.strides, ev, es, in_cvt);
-        if (has_mask) {
-            const int64_t sm[4] = {d.mask.shape[0] == 1 ? 0 : c.b0, d.mask.shape[1] == 1 ? 0 : c.kh0 * G, 0, 0};
-            copy4d(at(mask, d.mask, sm, mes), d.mask.strides, st + L.mask, c.desc.mask.strides, c.desc.mask.shape, mes);
-        }
-        return fine;
-    };
-    auto unpack = [&](const Chunk &c, const char *st) {
-        const int64_t nh = c.nkh * G;
-        const int64_t so[4] = {c.b0, c.kh0 * G, 0, 0};
-        const int64_t eo[4] = {c.nb, nh, Nq, Dv}, el[4] = {c.nb, nh, Nq, 1};
-        copy4d(st + L.out, c.desc.out.strides, const_cast<char *>(at(out, d.out, so, oes)), d.out.strides, eo, does,
-               cvt ? Cvt::F16ToF32 : Cvt::None);
-        if (has_lse)
-            copy4d(st + L.lse, c.desc.lse.strides, const_cast<char *>(at(lse, d.lse, so, 4)), d.lse.strides, el, 4);
-    };
-    auto chunk_bytes = [&](const Chunk &c, uint64_t full, int64_t units_b, int64_t units_h) {
-        return full / static_cast<uint64_t>(units_b * units_h) * static_cast<uint64_t>(c.nb * c.nkh);
-    };
-    const int64_t Lnb = std::min(nb, B), Lnkh = std::min(nkh, Hkv);
-    // The mask may be shared by all chunks (broadcast), so its size is the
-    // chunk's own, not a fraction of the full layout.
-    auto chunk_mask_bytes = [&](const Chunk &c) {
-        uint64_t mb = mes;
-        for (int j = 0; j < 4; j++) mb *= static_cast<uint64_t>(c.desc.mask.shape[j]);
-        return mb;
-    };
-
-    // Whatever way this function is left (an error, an exception from a
-    // copy), no GPU work may still use the buffers above when they are freed:
-    // recordings in progress are dropped, submitted work is waited for.
-    // A call that completes has waited for all of it already (done = true).
-    struct Quiesce {
-        Context &ctx;
-        bool done = false;
-        ~Quiesce() {
-            if (done) return;
-            for (int j = 0; j < 2; j++) ctx.stream(j).abandon();
-            if (ctx.lane()) (void)ctx.lane()->drain();
-            for (int j = 0; j < 2; j++) (void)ctx.stream(j).wait();
-        }
-    } quiesce{ctx};
-    CommandStream &stream = ctx.stream();
-    uint32_t dispatches = 0;
-    double gpu_ms = 0;
-    bool gpu_known = true;
-    auto note_time = [&](const CommandStream &cs) {
-        const double t = cs.last_gpu_ms();
-        if (t < 0)
-            gpu_known = false;
-        else
-            gpu_ms += t;
-    };
-    {
-        int64_t last = 0;
-        VKA_RETURN_IF_ERROR(view_last(d.out, "out", &last));
-        const uint64_t span = static_cast<uint64_t>(last - d.out.offset + 1) * oes;
-        if (span >= (4ull << 20) && ctx.tuning().host_hugepage)
-            advise_huge_pages(static_cast<char *>(out) + d.out.offset * static_cast<int64_t>(oes), span);
-    }
-
-    bool split = false;
+    Quiesce quiesce{ctx};
+    VKA_RETURN_IF_ERROR(advise_output_pages(ctx, h));
     prof.mark("plan+alloc");
-    if (lane) {
-        // Uploads and downloads on the transfer lane, kernels on the two
-        // compute streams; chunk i uses device set and staging buffer i % 2.
-        // Semaphore waits: up i after kernel i-2 (its device set), kernel i
-        // after up i and after down i-2 (its output buffer), down i after
-        // kernel i. The CPU unpacks chunk i after down i and only then packs
-        // chunk i+2 into the same staging buffer. Down i is queued as soon
-        // as kernel i is, unless uploads and downloads share one transfer
-        // queue (late_downloads): there it would hold up every later upload
-        // until kernel i ends, so it is queued after up i+1 instead.
-        const size_t n = chunks.size();
-        const bool late = lane->late_downloads();
-        std::vector<uint64_t> up(n), comp(n), down(n);
-        auto pack_upload = [&](size_t i, bool *packed) -> Status {
-            const Chunk &c = chunks[i];
-            Buffer *st = staging[i % 2].get();
-            *packed = pack(c, static_cast<char *>(st->mapped()));
-            prof.mark("pack");
-            if (!*packed) return Status::Ok();
-            const DevSet &S = sets[i % 2];
-            std::vector<LaneCopy> copies = {{st, L.q, S.q.get(), 0, chunk_bytes(c, L.q_bytes, Lnb, Lnkh)},
-                                            {st, L.k, S.k.get(), 0, chunk_bytes(c, L.k_bytes, Lnb, Lnkh)},
-                                            {st, L.v, S.v.get(), 0, chunk_bytes(c, L.v_bytes, Lnb, Lnkh)}};
-            if (has_mask) copies.push_back({st, L.mask, S.m.get(), 0, chunk_mask_bytes(c)});
-            return lane->submit(Channel::Up, copies, i >= 2 ? comp[i - 2] : 0, false, &up[i]);
-        };
-        auto download = [&](size_t i) -> Status {
-            const Chunk &c = chunks[i];
-            Buffer *st = staging[i % 2].get();
-            const DevSet &S = sets[i % 2];
-            std::vector<LaneCopy> copies = {{S.out.get(), 0, st, L.out, chunk_bytes(c, L.out_bytes, Lnb, Lnkh)}};
-            if (has_lse) copies.push_back({S.lse.get(), 0, st, L.lse, chunk_bytes(c, L.lse_bytes, Lnb, Lnkh)});
-            return lane->submit(Channel::Down, copies, comp[i], true, &down[i]);
-        };
-        auto compute = [&](size_t i) -> Status {
-            StreamScope scope(ctx, static_cast<int>(i & 1));
-            CommandStream &cs = ctx.stream();
-            VKA_RETURN_IF_ERROR(cs.begin(false));  // waits for chunk i-2's kernel on this stream
-            if (i >= 2) note_time(cs);
-            VKA_RETURN_IF_ERROR(attn::record(ctx, chunks[i].desc, chunks[i].plan, sets[i % 2].bufs, &dispatches));
-            comp[i] = lane->next_compute_value();
-            VKA_RETURN_IF_ERROR(cs.submit_timeline(
-                {{lane->timeline(Channel::Up), up[i]}, {lane->timeline(Channel::Down), i >= 2 ? down[i - 2] : 0}},
-                lane->compute_timeline(), comp[i]));
-            split = split || chunks[i].plan.parts > 1;
-            return late ? Status::Ok() : download(i);
-        };
-        bool packed = true;
-        Status s = pack_upload(0, &packed);
-        if (s.ok() && packed) s = compute(0);
-        for (size_t i = 0; s.ok() && packed && i < n; i++) {
-            if (i + 1 < n) {
-                s = pack_upload(i + 1, &packed);
-                if (s.ok() && packed) s = compute(i + 1);
-                if (!s.ok() || !packed) break;
-            }
-            prof.mark("record");
-            if (late) s = download(i);
-            if (s.ok()) s = lane->wait_host(Channel::Down, down[i]);
-            prof.mark("gpu wait");
-            if (s.ok()) unpack(chunks[i], static_cast<const char *>(staging[i % 2]->mapped()));
-            prof.mark("unpack");
-        }
-        if (!s.ok()) return s;  // quiesce waits for what was submitted
-        if (!packed) {
-            *overflow = true;  // the caller runs the call again without converting
-            return Status::Ok();
-        }
-        for (size_t i = n >= 2 ? n - 2 : 0; i < n; i++) {  // the last kernel of each stream
-            CommandStream &cs = ctx.stream(static_cast<int>(i & 1));
-            VKA_RETURN_IF_ERROR(cs.wait());
-            note_time(cs);
-        }
-    }
-    for (size_t i = 0; !lane && i < chunks.size(); i++) {
-        const Chunk &c = chunks[i];
-        Buffer *st = staging[i % nstage].get();
-        const bool packed = pack(c, static_cast<char *>(st->mapped()));
-        prof.mark("pack");
-        if (!packed) {
-            *overflow = true;      // the caller runs the call again without converting
-            return stream.wait();  // packing precedes begin(): nothing is being recorded
-        }
-        Status s = stream.begin();  // waits for chunk i-1
-        prof.mark("gpu wait");
-        if (!s.ok()) return s;
-        if (i > 0) note_time(stream);
-        const uint64_t qb = chunk_bytes(c, L.q_bytes, Lnb, Lnkh), kb = chunk_bytes(c, L.k_bytes, Lnb, Lnkh),
-                       vb = chunk_bytes(c, L.v_bytes, Lnb, Lnkh), ob = chunk_bytes(c, L.out_bytes, Lnb, Lnkh),
-                       lb = chunk_bytes(c, L.lse_bytes, Lnb, Lnkh);
-        const uint64_t mb = has_mask ? chunk_mask_bytes(c) : 0;
-        s = stream.copy(st, L.q, dq, 0, qb);
-        if (s.ok()) s = stream.copy(st, L.k, dk, 0, kb);
-        if (s.ok()) s = stream.copy(st, L.v, dv, 0, vb);
-        if (s.ok() && has_mask) s = stream.copy(st, L.mask, dm, 0, mb);
-        if (s.ok()) s = attn::record(ctx, c.desc, c.plan, bufs, &dispatches);
-        if (s.ok()) s = stream.copy(dout, 0, st, L.out, ob);
-        if (s.ok() && has_lse) s = stream.copy(dlse, 0, st, L.lse, lb);
-        if (s.ok()) s = stream.submit(false);
-        if (!s.ok()) return s;
-        split = split || c.plan.parts > 1;
-        prof.mark("record");
-        if (i > 0) unpack(chunks[i - 1], static_cast<const char *>(staging[(i - 1) % nstage]->mapped()));
-        prof.mark("unpack");
-    }
-    if (!lane) {
-        Status s = stream.wait();
-        prof.mark("gpu wait");
-        if (!s.ok()) return s;
-        note_time(stream);
-        unpack(chunks.back(), static_cast<const char *>(staging[(chunks.size() - 1) % nstage]->mapped()));
-        prof.mark("unpack");
-    }
+    StagingPipeline pipeline(ctx, h, chunks, L, sets, nsets, staging, nstage, lane, prof);
+    bool overflowed = false;
+    const Status s = pipeline.run(&overflowed);
+    if (overflowed) *overflow = true;  // the caller runs the call again without converting
+    VKA_RETURN_IF_ERROR(s);
+    if (overflowed) return Status::Ok();
 
     const attn::Plan &p0 = chunks.front().plan;
-    ctx.last_call.path = attn::plan_path(p0, split);
+    ctx.last_call.path = attn::plan_path(p0, pipeline.split());
     ctx.last_call.variant = cat(attn::plan_variant(p0), " host chunks ", chunks.size(), cvt ? " f16 compute" : "",
                                 lane ? (lane->same_queue() ? " lane on compute queue" : " transfer queue") : "",
                                 lane && lane->late_downloads() ? " (late downloads)" : "");
-    ctx.last_call.dispatches = dispatches;
+    ctx.last_call.dispatches = pipeline.dispatches();
     ctx.last_call.submits = static_cast<uint32_t>(chunks.size());
-    ctx.last_call.gpu_ms = gpu_known ? gpu_ms : -1;
+    ctx.last_call.gpu_ms = pipeline.gpu_ms();
     quiesce.done = true;
     ctx.last_call.dispatch_ms.clear();  // chunks ran on two streams: only the total is meaningful
     return Status::Ok();

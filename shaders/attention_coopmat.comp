@@ -36,7 +36,7 @@
 // D and Dv), NW (warps), MT (m-tiles per warp), BC (keys per block), TAU,
 // OSHARED, RALW, PIPE, QSH, and SPLIT: f32 q, k, v read as scaled f16 pairs
 // (ops/attention_split.h), each product done three times (hi x hi, hi x lo,
-// lo x hi; P split the same way), f32 output; AttnParams.pad0 is then the
+// lo x hi; P split the same way), f32 output; AttnParams.split_tab is then the
 // index of the exponent table in the q binding. Specialization constants 1..7 mirror the portable kernel's ids: the
 // host passes the values the variant was built with (a mismatch writes
 // nothing) and LAYOUT (spec 5), the accumulator layout the probe found.
@@ -330,9 +330,9 @@ void main() {
     // is the whole problem). The products come out scaled by 2^(eq + ek)
     // (S, undone in s_product_split) and 2^ev (O, undone at the store).
     const uint hkv = pc.tile_h / P.group;
-    const int eq = vka_split_exp(QW[P.pad0 + bl * pc.tile_h + hl]);
-    const int ek = vka_split_exp(QW[P.pad0 + pc.tile_bh + bl * hkv + kvh]);
-    const int ev = vka_split_exp(QW[P.pad0 + pc.tile_bh + pc.tile_bh / P.group + bl * hkv + kvh]);
+    const int eq = vka_split_exp(QW[P.split_tab + bl * pc.tile_h + hl]);
+    const int ek = vka_split_exp(QW[P.split_tab + pc.tile_bh + bl * hkv + kvh]);
+    const int ev = vka_split_exp(QW[P.split_tab + pc.tile_bh + pc.tile_bh / P.group + bl * hkv + kvh]);
     const int es1 = -(eq + ek) / 2, es2 = -(eq + ek) - es1;  // each within [-126, 113]
     const float sd1 = pow2i(es1), sd2 = pow2i(es2);
     const float c2 = P.scale * LOG2E;

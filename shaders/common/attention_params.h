@@ -34,7 +34,7 @@ struct AttnParams {
     uint mask_kind;  // VKA_MASK_*
     float scale;
     uint split_len;  // keys per split (multiple of the key block)
-    uint pad0;       // f32 on matrix units (SPLIT): uint index of the exponent table in the q binding
+    uint split_tab;  // f32 on matrix units (SPLIT): uint index of the exponent table in the q binding; else 0
     uint pad1, pad2;
     uint q_sb, q_sh, q_sn, q_sd;
     uint k_sb, k_sh, k_sn, k_sd;
