@@ -53,6 +53,12 @@ Status list_physical_devices(VkInstance inst, std::vector<VkPhysicalDevice> *out
 // Capabilities of every device, through a temporary instance.
 Status enumerate_devices(std::vector<Caps> *out);
 extern std::atomic<uint64_t> g_validation_errors;
+// UNSUPPORTED in a fork()ed child of a process that used a driver which
+// cannot be used again after fork() (NVIDIA's proprietary one: the child's
+// first call fails or hangs), naming the way out; create_instance checks it
+// before any call into a driver. Ok everywhere else (Mesa's drivers work in
+// a child that creates its own context).
+Status check_fork_safe_driver();
 
 struct CallInfo {
     std::string path, variant;

@@ -1,5 +1,7 @@
 // Vulkan loading, instances, physical-device enumeration and the capability
 // record kernels choose their variants from.
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +15,20 @@
 namespace vkattn {
 
 std::atomic<uint64_t> g_validation_errors{0};
+
+// The process that first saw a driver which cannot be used again in a
+// fork()ed child (0: none yet). A child inherits the value, which then names
+// another process than its own.
+std::atomic<int> g_fork_unsafe_driver_pid{0};
+
+Status check_fork_safe_driver() {
+    const int user = g_fork_unsafe_driver_pid.load();
+    if (user == 0 || user == static_cast<int>(::getpid())) return Status::Ok();
+    return Error(VKATTN_ERROR_UNSUPPORTED, "this process (", ::getpid(), ") is a fork()ed child of process ", user,
+                 ", which used NVIDIA's proprietary Vulkan driver; that driver cannot be used again in a forked child "
+                 "(its first call fails or hangs). Start worker processes with multiprocessing's 'spawn' or "
+                 "'forkserver' method, or use vkattn only in the children");
+}
 
 namespace {
 
@@ -50,6 +66,7 @@ Status load_vulkan() {
 Status create_instance(bool validation, VkInstance *out, VkDebugUtilsMessengerEXT *messenger) {
     *out = VK_NULL_HANDLE;
     if (messenger) *messenger = VK_NULL_HANDLE;
+    VKA_RETURN_IF_ERROR(check_fork_safe_driver());  // before any call into a driver
     VKA_RETURN_IF_ERROR(load_vulkan());
     uint32_t loader_version = VK_API_VERSION_1_0;
     if (vkEnumerateInstanceVersion) vkEnumerateInstanceVersion(&loader_version);
@@ -181,6 +198,10 @@ void query_caps(VkPhysicalDevice pd, uint32_t index, Caps *caps) {
     vkGetPhysicalDeviceFeatures2(pd, &f2);
 
     std::snprintf(info.name, sizeof info.name, "%s", c.props.deviceName);
+    if (drv.driverID == VK_DRIVER_ID_NVIDIA_PROPRIETARY) {
+        int none = 0;
+        g_fork_unsafe_driver_pid.compare_exchange_strong(none, static_cast<int>(::getpid()));
+    }
     std::snprintf(info.driver_name, sizeof info.driver_name, "%s", drv.driverName);
     std::snprintf(info.driver_info, sizeof info.driver_info, "%s", drv.driverInfo);
     info.vendor_id = c.props.vendorID;

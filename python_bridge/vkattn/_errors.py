@@ -14,6 +14,18 @@ class VkattnError(RuntimeError):
         self.message = message
         super().__init__("%s (%d): %s" % (self.status_name, self.status, message))
 
+    def __reduce__(self):
+        # Errors cross process boundaries (multiprocessing sends a worker's
+        # exception to the parent): rebuild with status and message, whatever
+        # the subclass's own __init__ takes.
+        return (_rebuild_error, (type(self), self.status, self.message))
+
+
+def _rebuild_error(cls, status, message):
+    err = cls.__new__(cls)
+    VkattnError.__init__(err, status, message)
+    return err
+
 
 class InvalidArgumentError(VkattnError, ValueError):
     """100-199: the caller passed something wrong; nothing was written."""

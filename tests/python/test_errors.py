@@ -199,3 +199,17 @@ def test_output_beyond_host_memory_is_out_of_memory_error(kind):
     # The default context stays usable.
     small = rand(1, 1, 4, 8)
     assert vkattn.scaled_dot_product_attention(small, small, small).shape == (1, 1, 4, 8)
+
+
+def test_errors_pickle_with_status_and_message():
+    """multiprocessing sends a worker's exception to the parent by pickling:
+    every vkattn error must come back whole (it raised TypeError in the
+    parent's result thread before, and the pool hung)."""
+    import pickle
+    errs = [vkattn.InvalidShapeError(102, "desc->q.shape[0] = 0 must be >= 1"),
+            vkattn.OutOfMemoryError(300, "out of device memory"),
+            vkattn.NotSupportedByVkattn("dropout_p=0.5: vkattn has no dropout")]
+    for e in errs:
+        back = pickle.loads(pickle.dumps(e))
+        assert type(back) is type(e)
+        assert (back.status, back.status_name, back.message, str(back)) == (e.status, e.status_name, e.message, str(e))
