@@ -11,6 +11,7 @@
 // pipeline cache key and the tuning overrides (variant_named).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <map>
@@ -46,16 +47,23 @@ struct ShaderVariant {
     std::span<const ShaderDefine> defines;  // all of them
     bool tuning = false;                    // tuning builds only: reached by name (variant_named), never by a lookup
 
+    // The index of the define of `key`, or -1. (Indices, not pointers, in
+    // what runs at compile time: with -fsanitize=undefined GCC 12 does not
+    // take a pointer's comparison with null as a constant expression.)
+    constexpr ptrdiff_t define_index(std::string_view key) const {
+        for (size_t i = 0; i < defines.size(); i++)
+            if (defines[i].key == key) return static_cast<ptrdiff_t>(i);
+        return -1;
+    }
     constexpr const ShaderDefine *define(std::string_view key) const {
-        for (const ShaderDefine &d : defines)
-            if (d.key == key) return &d;
-        return nullptr;
+        const ptrdiff_t i = define_index(key);
+        return i < 0 ? nullptr : &defines[static_cast<size_t>(i)];
     }
     // The define's value, or `fallback` (the shader's own default) where the
     // variant does not define it.
     constexpr int64_t value_or(std::string_view key, int64_t fallback) const {
-        const ShaderDefine *d = define(key);
-        return d ? d->value : fallback;
+        const ptrdiff_t i = define_index(key);
+        return i < 0 ? fallback : defines[static_cast<size_t>(i)].value;
     }
 };
 
@@ -95,8 +103,13 @@ constexpr bool kOrDefault = true;
 constexpr bool variant_matches(const ShaderVariant &v, std::string_view source, std::span<const DefineWant> wants) {
     if (v.tuning || v.source != source) return false;
     for (const DefineWant &w : wants) {
-        const ShaderDefine *d = v.define(w.key);
-        if (d ? !d->numeric || d->value != w.value : !w.or_default) return false;
+        const ptrdiff_t i = v.define_index(w.key);
+        if (i < 0) {
+            if (!w.or_default) return false;
+            continue;
+        }
+        const ShaderDefine &d = v.defines[static_cast<size_t>(i)];
+        if (!d.numeric || d.value != w.value) return false;
     }
     return true;
 }
