@@ -25,10 +25,20 @@ Status bad(const char *name, const char *value, const char *want) {
     return Error(VKATTN_ERROR_INVALID_ARGUMENT, name, "=\"", value, "\" is not ", want);
 }
 
+// One on/off value of variable `name`; "" gives `def`.
+Status flag_value(const char *name, const char *v, bool def, bool *out) {
+    if (!*v) {
+        *out = def;
+        return Status::Ok();
+    }
+    if (!parse_flag(v, out)) return bad(name, v, "on or off (1/0, on/off, true/false, yes/no)");
+    return Status::Ok();
+}
+
+// The variable, when set, as an on/off value into *out (kept when unset).
 Status read_flag(const char *name, bool *out) {
     const char *e = env(name);
-    if (e && !parse_flag(e, out)) return bad(name, e, "on or off (1/0, on/off, true/false, yes/no)");
-    return Status::Ok();
+    return e ? flag_value(name, e, *out, out) : Status::Ok();
 }
 
 Status read_bytes(const char *name, uint64_t *out) {
@@ -115,16 +125,6 @@ Status read_settings(Settings *s) {
 }
 
 namespace {
-
-// "" sets a hook back to its default.
-Status flag_value(const char *name, const char *v, bool def, bool *out) {
-    if (!*v) {
-        *out = def;
-        return Status::Ok();
-    }
-    if (!parse_flag(v, out)) return bad(name, v, "on or off (1/0, on/off, true/false, yes/no)");
-    return Status::Ok();
-}
 
 Status count_value(const char *name, const char *v, uint32_t lo, uint32_t hi, uint32_t *out) {
     if (!*v) {

@@ -21,7 +21,7 @@ namespace {
 
 // A staging-route context with the lane as `mode` sets it ("same" or "0").
 std::unique_ptr<TestContext> lane_context(const char *mode) {
-    EnvGuard env("VKATTN_TRANSFER_QUEUE", mode);
+    EnvVar env("VKATTN_TRANSFER_QUEUE", mode);
     const vkattn_context_options o = staging_options();
     return std::make_unique<TestContext>(&o);
 }

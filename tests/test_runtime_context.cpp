@@ -9,28 +9,7 @@
 
 #include "test_util.h"
 
-namespace {
-struct EnvVar {
-    std::string name;
-    std::string old;
-    bool had;
-    EnvVar(const char *n, const char *v) : name(n) {
-        const char *o = std::getenv(n);
-        had = o != nullptr;
-        if (o) old = o;
-        if (v)
-            setenv(n, v, 1);
-        else
-            unsetenv(n);
-    }
-    ~EnvVar() {
-        if (had)
-            setenv(name.c_str(), old.c_str(), 1);
-        else
-            unsetenv(name.c_str());
-    }
-};
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("versions and status strings", "[runtime]") {
     CHECK(vkattn_abi_version() == VKATTN_ABI_VERSION);

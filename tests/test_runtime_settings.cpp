@@ -1,7 +1,6 @@
 // Environment variables: read once, when a context is created (settings.h),
 // with one on/off convention and a clear error for a bad value; tuning
 // hooks set on a live context by tests and tools.
-#include <cstdlib>
 #include <string>
 
 #include "context.h"
@@ -11,12 +10,6 @@
 using namespace vkattn;
 
 namespace {
-
-struct Env {
-    std::string name;
-    Env(const char *n, const char *v) : name(n) { setenv(n, v, 1); }
-    ~Env() { unsetenv(name.c_str()); }
-};
 
 // Context creation with the environment as it is: the status and message.
 vkattn_status create(std::string *message) {
@@ -68,14 +61,14 @@ TEST_CASE("settings: a bad value fails context creation, naming the variable", "
          {Bad{"VKATTN_VALIDATION", "maybe"}, Bad{"VKATTN_NO_HOST_IMPORT", "2"}, Bad{"VKATTN_HOST_DIRECT", "auto"},
           Bad{"VKATTN_TRANSFER_QUEUE", "fast"}, Bad{"VKATTN_HEAP_LIMIT", "-5"}, Bad{"VKATTN_FORCE_SPLITKV", "three"},
           Bad{"VKATTN_HOST_CHUNKS", "-2"}, Bad{"VKATTN_COOPMAT", "nope"}}) {
-        Env e(b.name, b.value);
+        EnvVar e(b.name, b.value);
         std::string msg;
         INFO(b.name << "=" << b.value);
         CHECK(create(&msg) == VKATTN_ERROR_INVALID_ARGUMENT);
         CHECK(msg.find(std::string(b.name) + "=\"" + b.value + "\"") != std::string::npos);
     }
     // Accepted spellings of the same convention.
-    Env on("VKATTN_NO_HOST_IMPORT", "yes"), chunks("VKATTN_HOST_CHUNKS", "3"), tq("VKATTN_TRANSFER_QUEUE", "off");
+    EnvVar on("VKATTN_NO_HOST_IMPORT", "yes"), chunks("VKATTN_HOST_CHUNKS", "3"), tq("VKATTN_TRANSFER_QUEUE", "off");
     std::string msg;
     CHECK(create(&msg) == VKATTN_SUCCESS);
 }
@@ -83,13 +76,13 @@ TEST_CASE("settings: a bad value fails context creation, naming the variable", "
 TEST_CASE("settings: read once, at context creation", "[runtime][settings]") {
     vkattn_context c = nullptr;
     {
-        Env split("VKATTN_FORCE_SPLITKV", "3"), prof("VKATTN_HOST_PROFILE", "off");
+        EnvVar split("VKATTN_FORCE_SPLITKV", "3"), prof("VKATTN_HOST_PROFILE", "off");
         if (vkattn_context_create(nullptr, &c) != VKATTN_SUCCESS) {
             WARN("skipped: no Vulkan device");
             return;
         }
     }
-    Env later("VKATTN_FORCE_SPLITKV", "7");  // set after creation: not seen
+    EnvVar later("VKATTN_FORCE_SPLITKV", "7");  // set after creation: not seen
     CHECK(c->ctx->tuning().force_splitkv == 3);
     CHECK_FALSE(c->ctx->tuning().host_profile);
     vkattn_context_destroy(c);

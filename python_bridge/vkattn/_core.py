@@ -3,6 +3,7 @@ device enumeration and the process-wide default context."""
 
 import atexit
 import ctypes
+import operator
 import os
 import threading
 import weakref
@@ -88,15 +89,12 @@ class _Closeable:
 
 def _byte_count(value, name, zero_means):
     """A non-negative int of bytes for a context option, or a clear error."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        try:
-            import numpy as np
-            ok = isinstance(value, np.integer)
-        except ImportError:
-            ok = False
-        if not ok:
-            raise TypeError("%s must be an int number of bytes (%s), not %r" % (name, zero_means, value))
-    value = int(value)
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        value = operator.index(value)  # ints and numpy integers; not floats or strings
+    except TypeError:
+        raise TypeError("%s must be an int number of bytes (%s), not %r" % (name, zero_means, value)) from None
     if value < 0 or value >= 1 << 64:
         raise InvalidArgumentError(_lib.VKATTN_ERROR_INVALID_ARGUMENT,
                                    "%s = %d: give a number of bytes >= 0 (%s)" % (name, value, zero_means))
@@ -175,16 +173,13 @@ class Context(_Closeable):
             # The lock may have been held by a thread of the parent when it
             # forked; no call of this process can be in flight on it.
             handle, self._handle = self._handle, None
-            for t in list(self._tensors):
-                t._forget()
-            if handle:
-                lib.vkattn_context_destroy(handle)
-            return
-        with self._lock:
-            while self._busy:
-                self._lock.wait()
-            handle, self._handle = self._handle, None
             tensors = list(self._tensors)
+        else:
+            with self._lock:
+                while self._busy:
+                    self._lock.wait()
+                handle, self._handle = self._handle, None
+                tensors = list(self._tensors)
         for t in tensors:
             t._forget()
         if handle:

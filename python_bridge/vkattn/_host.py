@@ -5,7 +5,7 @@ import ctypes
 import sys
 
 from . import _dtypes, _lib
-from ._errors import InvalidArgumentError, InvalidDtypeError
+from ._errors import InvalidArgumentError, InvalidDtypeError, make_error
 from ._lib import lib
 from ._outpool import POOL
 
@@ -185,7 +185,6 @@ def empty_like_kind(like, shape, dtype_code, align=0):
 
 
 def _out_of_host_memory(shape, dtype_code, cause):
-    from ._errors import make_error
     n = 1
     for s in shape:
         n *= s

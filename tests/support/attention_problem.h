@@ -266,14 +266,6 @@ inline void run_both_host_routes(vkattn_context direct, vkattn_context staged, P
     check_same_bytes(a, b);
 }
 
-// Sets an environment variable for a scope: for settings a context reads
-// when it is created (settings.h), so set it before creating the context.
-struct EnvGuard {
-    const char *name;
-    EnvGuard(const char *n, const char *v) : name(n) { setenv(n, v, 1); }
-    ~EnvGuard() { unsetenv(name); }
-};
-
 // Sets one tuning hook of a live context for a scope, by the name of the
 // variable that would set it at context creation ("" = its default), and
 // restores the context's hooks after.
@@ -297,7 +289,7 @@ private:
 // (VKATTN_HOST_DIRECT=1 for the object's lifetime; discrete GPUs take staging
 // by default), `staged` never imports (staging_options()).
 struct HostRoutes {
-    EnvGuard route{"VKATTN_HOST_DIRECT", "1"};
+    EnvVar route{"VKATTN_HOST_DIRECT", "1"};
     TestContext direct;
     vkattn_context_options staged_options = staging_options();
     TestContext staged{&staged_options};

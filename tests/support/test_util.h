@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 
 #include "vkattn.h"
@@ -28,6 +29,30 @@ struct TestContext {
     TestContext(const TestContext &) = delete;
     TestContext &operator=(const TestContext &) = delete;
     operator vkattn_context() const { return ctx; }
+};
+
+// Sets (or, with v = NULL, unsets) an environment variable for a scope and
+// puts back what was there. Settings are read when a context is created
+// (runtime/settings.h): set them before creating it.
+struct EnvVar {
+    std::string name;
+    std::string old;
+    bool had;
+    EnvVar(const char *n, const char *v) : name(n) {
+        const char *o = std::getenv(n);
+        had = o != nullptr;
+        if (o) old = o;
+        if (v)
+            setenv(n, v, 1);
+        else
+            unsetenv(n);
+    }
+    ~EnvVar() {
+        if (had)
+            setenv(name.c_str(), old.c_str(), 1);
+        else
+            unsetenv(name.c_str());
+    }
 };
 
 // Skip the rest of a test case when there is no Vulkan device at all. CI has
